@@ -1,0 +1,1 @@
+"""Subcommands of the `hand-pose` CLI, one module each (HELP, add_arguments, run)."""

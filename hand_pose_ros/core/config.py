@@ -1,0 +1,91 @@
+"""Model configurations: frozen, typed, loaded from YAML under config/models/, stored in checkpoints.
+
+Unknown keys raise (a typo must never be silently ignored).
+"""
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Dict, Tuple, Type, TypeVar, Union
+
+import yaml
+
+from .skeleton import get_joint_set
+
+VARIANTS: Tuple[str, ...] = ('attention', 'direct', 'two_branch', 'plain')
+T = TypeVar('T', bound='_Config')
+
+
+class _Config:
+    """to_dict / from_dict / from_yaml shared by the config dataclasses."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain mapping of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls: Type[T], data: Dict[str, Any]) -> T:
+        """Build from a mapping; unknown keys raise ValueError naming them and the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f'{cls.__name__}: unknown keys {sorted(unknown)}; '
+                             f'known keys: {sorted(known)}')
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """The two-task pose network (paper defaults: ICVL16, 2 stacks, 128 channels, attention)."""
+
+    joint_set: str = 'icvl16'      # key of core.skeleton.JOINT_SETS
+    variant: str = 'attention'     # attention | direct | two_branch | plain
+    width: int = 128               # channels of the stem output and of every hourglass
+    stacks: int = 2                # stacked hourglasses (intermediate supervision on each)
+    input_size: int = 128          # crop edge in pixels fed to the network
+    heatmap_size: int = 64         # heatmap edge in pixels (input_size / 2)
+    hourglass_depth: int = 4       # down-samplings per hourglass: 64 -> 4 pixels
+    cube_mm: float = 250.0         # edge of the 3D cube cropped around the hand centre (mm)
+    sigma: float = 2.0             # Gaussian target std in heatmap pixels
+    rd_ratio: float = 0.0625       # squeeze-excitation reduction ratio (1/16)
+
+    def __post_init__(self) -> None:
+        get_joint_set(self.joint_set)
+        if self.variant not in VARIANTS:
+            raise ValueError(f'variant must be one of {VARIANTS}, found {self.variant!r}')
+        if self.input_size != 2 * self.heatmap_size:
+            raise ValueError(f'input_size must be 2 x heatmap_size, found {self.input_size} and '
+                             f'{self.heatmap_size}')
+        if self.heatmap_size % (2 ** self.hourglass_depth):
+            raise ValueError(f'heatmap_size {self.heatmap_size} is not divisible by '
+                             f'2**hourglass_depth = {2 ** self.hourglass_depth}')
+        if self.width < 8 or self.stacks < 1 or self.cube_mm <= 0 or self.sigma <= 0:
+            raise ValueError(f'invalid ModelConfig {self}')
+
+    @property
+    def num_joints(self) -> int:
+        """Number of joints J of the joint set."""
+        return get_joint_set(self.joint_set).num_joints
+
+
+@dataclass(frozen=True)
+class LocalizerConfig(_Config):
+    """The hand-location CNN: a crop around the centre of mass -> the hand centre in the crop."""
+
+    width: int = 32                # channels of the first stage (doubled at each down-sampling)
+    input_size: int = 128          # crop edge in pixels
+    cube_mm: float = 300.0         # cube edge around the centre of mass (mm), larger than the hand
+    rd_ratio: float = 0.0625       # squeeze-excitation reduction ratio
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.input_size % 32 or self.cube_mm <= 0:
+            raise ValueError(f'invalid LocalizerConfig {self}')
+
+
+def load_model_yaml(path: Union[str, Path]) -> Tuple[ModelConfig, LocalizerConfig]:
+    """Read a config/models/*.yaml file with sections 'pose' and 'localizer'."""
+    with open(path, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    unknown = set(data) - {'pose', 'localizer'}
+    if unknown:
+        raise ValueError(f'{path}: unknown sections {sorted(unknown)}; expected pose, localizer')
+    return (ModelConfig.from_dict(data.get('pose', {})),
+            LocalizerConfig.from_dict(data.get('localizer', {})))

@@ -1,0 +1,161 @@
+"""Hand region: centre of mass of the nearest blob, and the 3D-cube crop with its inverse.
+
+Coordinates: image (u, v) in pixels with pixel centres at integers, depth in mm. A crop maps
+image uvd to *normalised* crop coordinates in [-1, 1]^3: u_n, v_n span the cube's projection
+(pixel centre i of an S-pixel crop sits at (2i + 1) / S - 1) and d_n = (d - d_centre) / (cube / 2).
+Heatmaps and network outputs use the same normalised coordinates at any resolution, so one
+``CropTransform`` maps every prediction back to the image (steps: centre -> affine -> resample
+-> normalise depth, each a named function below).
+"""
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .camera import Intrinsics
+
+MIN_BLOB_PIXELS = 30  # smaller connected regions are sensor noise, not a hand
+
+
+def _nearest_blob(mask: np.ndarray, depth_mm: np.ndarray) -> Optional[np.ndarray]:
+    """Boolean mask of the connected region of ``mask`` nearest to the camera."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    candidates = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MIN_BLOB_PIXELS]
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return labels == candidates[0]
+    best, best_near = None, np.inf
+    for k in candidates:
+        x, y, w, h = (stats[k, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP,
+                                              cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+        box = labels[y:y + h, x:x + w] == k
+        near = np.percentile(depth_mm[y:y + h, x:x + w][box], 5)  # robust nearest depth (mm)
+        if near < best_near:
+            best, best_near = k, near
+    return labels == best
+
+
+def center_of_mass(depth_mm: np.ndarray, near_mm: float, far_mm: float,
+                   cube_mm: float = 250.0,
+                   intr: Optional[Intrinsics] = None) -> Optional[np.ndarray]:
+    """Centre of mass (u, v pixels; d mm) of the nearest hand-sized region, or None.
+
+    Pixels within [near_mm, far_mm] form connected regions; the one nearest the camera wins
+    (a hand held in front of the body or a table). Within it, only pixels within one cube depth
+    of its nearest surface are kept (the hand, not the arm or body it touches), then the centre
+    is refined once inside the 3D cube around the first estimate (its projected extent too
+    when ``intr`` is given).
+    """
+    if depth_mm.ndim != 2:
+        raise ValueError(f'depth must be (H, W), found shape {depth_mm.shape}')
+    mask = (depth_mm >= near_mm) & (depth_mm <= far_mm)
+    if not mask.any():
+        return None
+    blob = _nearest_blob(mask, depth_mm)
+    if blob is None:
+        return None
+    vs, us = np.nonzero(blob)
+    ds = depth_mm[vs, us]
+    near = np.percentile(ds, 2)
+    keep = ds <= near + cube_mm
+    us, vs, ds = us[keep], vs[keep], ds[keep]
+    com = np.array([us.mean(), vs.mean(), ds.mean()], dtype=np.float64)
+    # Refine: pixels inside the cube (depth and projected extent) around the first estimate.
+    inside = np.abs(ds - com[2]) <= cube_mm / 2
+    if intr is not None:
+        scale = 0.5 * cube_mm / max(float(com[2]), 1.0)                   # pixels per fx
+        inside &= (np.abs(us - com[0]) <= scale * intr.fx) & (np.abs(vs - com[1]) <= scale * intr.fy)
+    if inside.sum() >= MIN_BLOB_PIXELS:
+        com = np.array([us[inside].mean(), vs[inside].mean(), ds[inside].mean()])
+    return com.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class CropTransform:
+    """Batched map between image uvd and normalised crop coordinates (see module docstring).
+
+    ``affine`` (B, 2, 3) takes image (u, v, 1) to normalised (u_n, v_n); depth is normalised by
+    ``center_d`` (B,) and ``half_depth_mm`` (B,). Mirroring and in-plane rotation are part of
+    the affine, so ``from_normalized`` undoes them too.
+    """
+
+    affine: torch.Tensor          # (B, 2, 3)
+    center_d: torch.Tensor        # (B,) mm
+    half_depth_mm: torch.Tensor   # (B,) mm
+    size: int                     # crop edge in pixels
+
+    def to_normalized(self, uvd: torch.Tensor) -> torch.Tensor:
+        """(B, J, 3) image uvd -> (B, J, 3) normalised crop coordinates."""
+        uv = torch.einsum('bij,bkj->bki', self.affine[:, :, :2], uvd[..., :2])
+        uv = uv + self.affine[:, None, :, 2]
+        d = (uvd[..., 2] - self.center_d[:, None]) / self.half_depth_mm[:, None]
+        return torch.cat([uv, d[..., None]], dim=-1)
+
+    def from_normalized(self, nuvd: torch.Tensor) -> torch.Tensor:
+        """(B, J, 3) normalised crop coordinates -> (B, J, 3) image uvd."""
+        inv = torch.linalg.inv(self.affine[:, :, :2])                       # (B, 2, 2)
+        uv = torch.einsum('bij,bkj->bki', inv, nuvd[..., :2] - self.affine[:, None, :, 2])
+        d = nuvd[..., 2] * self.half_depth_mm[:, None] + self.center_d[:, None]
+        return torch.cat([uv, d[..., None]], dim=-1)
+
+    def to_patch_pixels(self, nuvd: torch.Tensor) -> torch.Tensor:
+        """(B, J, >=2) normalised coordinates -> (B, J, 2) pixel coordinates in the crop."""
+        return (nuvd[..., :2] + 1) * (self.size / 2) - 0.5
+
+
+def crop_transform(center_uvd: torch.Tensor, intr: Intrinsics, cube_mm: Union[float, torch.Tensor],
+                   size: int, rotation_rad: Optional[torch.Tensor] = None,
+                   mirror: bool = False) -> CropTransform:
+    """The transform of a cube of edge ``cube_mm`` centred at ``center_uvd`` (B, 3).
+
+    ``rotation_rad`` (B,) rotates the crop in the image plane (augmentation); ``mirror`` flips
+    it horizontally (a left hand then looks like a right hand to the network).
+    """
+    b = center_uvd.shape[0]
+    dev, dt = center_uvd.device, center_uvd.dtype
+    cube = torch.as_tensor(cube_mm, device=dev, dtype=dt).expand(b)
+    cd = center_uvd[:, 2].clamp_min(1.0)
+    half_u = cube / 2 * intr.fx / cd                                        # (B,) pixels
+    half_v = cube / 2 * intr.fy / cd
+    lin = torch.zeros(b, 2, 2, device=dev, dtype=dt)
+    lin[:, 0, 0] = (-1.0 if mirror else 1.0) / half_u
+    lin[:, 1, 1] = 1.0 / half_v
+    if rotation_rad is not None:
+        c, s = torch.cos(rotation_rad), torch.sin(rotation_rad)
+        rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B, 2, 2)
+        lin = lin @ rot
+    shift = -torch.einsum('bij,bj->bi', lin, center_uvd[:, :2])
+    return CropTransform(torch.cat([lin, shift[..., None]], dim=-1), cd, cube / 2, size)
+
+
+def crop_depth(depth_mm: torch.Tensor, transform: CropTransform) -> torch.Tensor:
+    """Resample (B, H, W) depth (mm, 0 = missing) into (B, 1, S, S) normalised crops.
+
+    Nearest-neighbour resampling (no depth mixing across edges); missing depth and everything
+    behind the cube become +1, everything in front of it -1.
+    """
+    b, h, w = depth_mm.shape
+    s = transform.size
+    dev, dt = depth_mm.device, transform.affine.dtype
+    ticks = (torch.arange(s, device=dev, dtype=dt) * 2 + 1) / s - 1         # pixel centres
+    gv, gu = torch.meshgrid(ticks, ticks, indexing='ij')
+    grid_n = torch.stack([gu, gv], -1).reshape(1, s * s, 2).expand(b, -1, -1)
+    inv = torch.linalg.inv(transform.affine[:, :, :2])
+    uv = torch.einsum('bij,bkj->bki', inv, grid_n - transform.affine[:, None, :, 2])
+    grid = torch.stack([(2 * uv[..., 0] + 1) / w - 1, (2 * uv[..., 1] + 1) / h - 1], -1)
+    patch = F.grid_sample(depth_mm[:, None].to(dt), grid.view(b, s, s, 2), mode='nearest',
+                          padding_mode='zeros', align_corners=False)        # (B, 1, S, S)
+    norm = (patch - transform.center_d.view(b, 1, 1, 1)) / transform.half_depth_mm.view(b, 1, 1, 1)
+    return torch.where(patch > 0, norm.clamp(-1.0, 1.0), torch.ones_like(norm))
+
+
+def crop_cube(depth_mm: torch.Tensor, center_uvd: torch.Tensor, intr: Intrinsics,
+              cube_mm: Union[float, torch.Tensor], size: int, mirror: bool = False,
+              rotation_rad: Optional[torch.Tensor] = None):
+    """Crop (B, H, W) depth around ``center_uvd`` (B, 3): returns (patch (B,1,S,S), transform)."""
+    t = crop_transform(center_uvd, intr, cube_mm, size, rotation_rad=rotation_rad, mirror=mirror)
+    return crop_depth(depth_mm, t), t

@@ -1,0 +1,39 @@
+"""Training losses: sum over stacks and joints of the heatmap L2, plus the depth regression.
+
+All targets are normalised crop coordinates (core/crop.py), so the same decoding serves
+inference. Per joint, the heatmap L2 is the mean squared error over its pixels.
+"""
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from ..core.heatmaps import gaussian_heatmaps
+from ..core.nets.pose_net import PoseOutput
+
+
+def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
+              depth_weight: float = 1.0, valid: Optional[torch.Tensor] = None
+              ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Total loss and its parts for (B, J, 3) normalised targets; ``valid`` (B, J) masks joints."""
+    b, j, _ = target_nuvd.shape
+    w = torch.ones(b, j, device=target_nuvd.device) if valid is None else valid.float()
+    parts: Dict[str, torch.Tensor] = {}
+    if out.heatmaps is None:                                                 # plain regression
+        pred = torch.cat([out.uv, out.depths[..., None]], dim=-1).float()
+        err = ((pred[..., :2] - target_nuvd[..., :2]) ** 2).sum(-1)
+        parts['uv'] = (err * w).sum(1).mean()
+    else:
+        size = out.heatmaps.shape[-1]
+        target = gaussian_heatmaps(target_nuvd[..., :2], size, sigma_px)      # (B, J, H, W)
+        mse = ((out.heatmaps.float() - target[:, None]) ** 2).mean((-1, -2))  # (B, S, J)
+        parts['heatmap'] = (mse * w[:, None]).sum((1, 2)).mean()
+    derr = (out.depths.float() - target_nuvd[..., 2]) ** 2
+    parts['depth'] = (derr * w).sum(1).mean()
+    total = parts.get('heatmap', parts.get('uv')) + depth_weight * parts['depth']
+    return total, parts
+
+
+def localizer_loss(pred_center: torch.Tensor, target_center: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 between (B, 3) normalised predicted and true hand centres."""
+    return torch.nn.functional.smooth_l1_loss(pred_center.float(), target_center, beta=0.05,
+                                              reduction='none').sum(1).mean()

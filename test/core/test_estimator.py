@@ -1,0 +1,108 @@
+"""The estimator on synthetic frames: J joints in the camera frame (mm), reasons, devices."""
+import numpy as np
+import pytest
+import torch
+
+from hand_pose_ros.core.camera import xyz_to_uvd
+from hand_pose_ros.core.estimator import HandPoseEstimator, select_device
+from hand_pose_ros.core.nets.localizer import Localizer
+from hand_pose_ros.core.nets.pose_net import PoseNet
+from test.conftest import blob_frame
+
+
+@pytest.fixture
+def estimator(tiny_config, tiny_localizer_config):
+    torch.manual_seed(0)
+    return HandPoseEstimator(PoseNet(tiny_config), Localizer(tiny_localizer_config),
+                             device='cpu', near_mm=100, far_mm=1200)
+
+
+def test_estimate_returns_joints_in_camera_frame_mm(estimator, icvl):
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    for depth in (frame, frame.astype(np.uint16)):
+        pose = estimator.estimate(depth, icvl.intrinsics)
+        assert pose is not None
+        assert pose.xyz.shape == (16, 3) and pose.xyz.dtype == np.float32
+        assert pose.confidence.shape == (16,)
+        assert pose.joint_set.name == 'icvl16'
+        # xyz and uvd describe the same points; all inside the cube around the hand
+        np.testing.assert_allclose(xyz_to_uvd(pose.xyz, icvl.intrinsics), pose.uvd, rtol=1e-4,
+                                   atol=1e-2)
+        assert np.all(np.abs(pose.xyz - pose.center).max(0) <= 250 * 1.5)
+        assert 250 < pose.center[2] < 650
+        assert set(pose.timings) >= {'com', 'localizer', 'crop', 'pose_net', 'decode', 'total'}
+        assert pose.patch.shape == (64, 64) and pose.patch_uv.shape == (16, 2)
+
+
+def test_no_hand_gives_a_reason(estimator, icvl):
+    result = estimator.estimate_detailed(np.zeros((240, 320), np.uint16), icvl.intrinsics)
+    assert result.pose is None and 'no hand in range' in result.reason
+    far = np.full((240, 320), 3000, np.uint16)
+    assert estimator.estimate(far, icvl.intrinsics) is None
+
+
+def test_bad_depth_is_rejected_with_expected_and_found(estimator, icvl):
+    with pytest.raises(ValueError, match='320x240'):
+        estimator.estimate(np.zeros((10, 10), np.uint16), icvl.intrinsics)
+    with pytest.raises(ValueError, match='uint16 or float32'):
+        estimator.estimate(np.zeros((240, 320), np.int8), icvl.intrinsics)
+    with pytest.raises(ValueError, match='2-D'):
+        estimator.estimate(np.zeros((240, 320, 3), np.uint16), icvl.intrinsics)
+
+
+def test_nan_pixels_are_missing_depth(estimator, icvl):
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    noisy = frame.copy()
+    noisy[::7, ::5] = np.nan
+    noisy[frame == 0] = np.inf
+    assert estimator.estimate(noisy, icvl.intrinsics) is not None
+    assert estimator.estimate(np.full((240, 320), np.nan, np.float32), icvl.intrinsics) is None
+
+
+def test_mirror_maps_joints_back(tiny_config, icvl):
+    torch.manual_seed(1)
+    net = PoseNet(tiny_config)
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    right = HandPoseEstimator(net, None, device='cpu').estimate(frame, icvl.intrinsics)
+    left_est = HandPoseEstimator(net, None, device='cpu', mirror=True)
+    flipped = np.ascontiguousarray(frame[:, ::-1])
+    mirrored = icvl.intrinsics.mirrored()
+    left = left_est.estimate(flipped, mirrored)
+    # the mirrored image of the mirrored hand gives the mirror image of the joints
+    np.testing.assert_allclose(left.xyz[:, 0], -right.xyz[:, 0], atol=0.5)
+    np.testing.assert_allclose(left.xyz[:, 1:], right.xyz[:, 1:], atol=0.5)
+
+
+def test_batch_matches_single(estimator, icvl):
+    a = blob_frame(center=(180, 100), depth=420.0)
+    b = blob_frame(center=(90, 150), depth=600.0)
+    batch = estimator.estimate_batch([a, np.zeros_like(a), b], icvl.intrinsics)
+    assert batch[1].pose is None
+    np.testing.assert_allclose(batch[0].pose.xyz, estimator.estimate(a, icvl.intrinsics).xyz,
+                               atol=1e-3)
+    np.testing.assert_allclose(batch[2].pose.xyz, estimator.estimate(b, icvl.intrinsics).xyz,
+                               atol=1e-3)
+
+
+def test_configure_validates(estimator):
+    with pytest.raises(ValueError, match='near_mm < far_mm'):
+        estimator.configure(near_mm=900, far_mm=800)
+    estimator.configure(cube_mm=300)
+    assert estimator.cube_mm == 300
+
+
+def test_device_selection():
+    assert select_device('cpu').type == 'cpu'
+    assert select_device('auto').type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='CUDA is not available'):
+            select_device('cuda')
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_cuda_matches_cpu(tiny_config, icvl):
+    net = PoseNet(tiny_config)
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    cpu = HandPoseEstimator(net, None, device='cpu').estimate(frame, icvl.intrinsics)
+    gpu = HandPoseEstimator(net, None, device='cuda').estimate(frame, icvl.intrinsics)
+    np.testing.assert_allclose(cpu.xyz, gpu.xyz, atol=0.1)
