@@ -50,7 +50,8 @@ setup(
     extras_require={
         'ros': ROS_WHEELS,
         'onnx': ['onnx>=1.15', 'onnxruntime>=1.17'],
-        'dev': ['pytest>=7', 'pytest-timeout>=2.1', 'flake8>=6'],
+        'dev': ['pytest>=7', 'pytest-timeout>=2.1', 'flake8>=6', 'flake8-import-order',
+                'colcon-common-extensions'],
     },
     zip_safe=True,
     maintainer='hand_pose_ros maintainers',

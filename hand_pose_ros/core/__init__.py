@@ -1,1 +1,1 @@
-"""ROS-free core: geometry, networks, checkpoints and the estimator (torch, numpy, opencv, yaml)."""
+"""ROS-free core: geometry, networks, checkpoints, estimator (torch, numpy, opencv, yaml)."""

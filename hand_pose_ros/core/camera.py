@@ -28,11 +28,12 @@ class Intrinsics:
         for name in ('fx', 'fy'):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
-                raise ValueError(f'Intrinsics.{name} must be a positive finite number of pixels, '
-                                 f'found {value!r}')
+                raise ValueError(f'Intrinsics.{name} must be a positive finite number of '
+                                 f'pixels, found {value!r}')
         for name in ('cx', 'cy'):
             if not np.isfinite(getattr(self, name)):
-                raise ValueError(f'Intrinsics.{name} must be finite, found {getattr(self, name)!r}')
+                value = getattr(self, name)
+                raise ValueError(f'Intrinsics.{name} must be finite, found {value!r}')
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f'image size must be positive, found {self.width}x{self.height}')
 

@@ -1,4 +1,4 @@
-"""Model configurations: frozen, typed, loaded from YAML under config/models/, stored in checkpoints.
+"""Model configurations: frozen, typed, read from config/models/*.yaml, stored in checkpoints.
 
 Unknown keys raise (a typo must never be silently ignored).
 """

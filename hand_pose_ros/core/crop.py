@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .camera import Intrinsics
+from .camera import Intrinsics, uvd_to_xyz, xyz_to_uvd
 
 MIN_BLOB_PIXELS = 30  # smaller connected regions are sensor noise, not a hand
 
@@ -31,7 +31,7 @@ def _nearest_blob(mask: np.ndarray, depth_mm: np.ndarray) -> Optional[np.ndarray
     best, best_near = None, np.inf
     for k in candidates:
         x, y, w, h = (stats[k, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP,
-                                              cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+                                            cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
         box = labels[y:y + h, x:x + w] == k
         near = np.percentile(depth_mm[y:y + h, x:x + w][box], 5)  # robust nearest depth (mm)
         if near < best_near:
@@ -68,7 +68,8 @@ def center_of_mass(depth_mm: np.ndarray, near_mm: float, far_mm: float,
     inside = np.abs(ds - com[2]) <= cube_mm / 2
     if intr is not None:
         scale = 0.5 * cube_mm / max(float(com[2]), 1.0)                   # pixels per fx
-        inside &= (np.abs(us - com[0]) <= scale * intr.fx) & (np.abs(vs - com[1]) <= scale * intr.fy)
+        inside &= ((np.abs(us - com[0]) <= scale * intr.fx)
+                   & (np.abs(vs - com[1]) <= scale * intr.fy))
     if inside.sum() >= MIN_BLOB_PIXELS:
         com = np.array([us[inside].mean(), vs[inside].mean(), ds[inside].mean()])
     return com.astype(np.float32)
@@ -159,3 +160,13 @@ def crop_cube(depth_mm: torch.Tensor, center_uvd: torch.Tensor, intr: Intrinsics
     """Crop (B, H, W) depth around ``center_uvd`` (B, 3): returns (patch (B,1,S,S), transform)."""
     t = crop_transform(center_uvd, intr, cube_mm, size, rotation_rad=rotation_rad, mirror=mirror)
     return crop_depth(depth_mm, t), t
+
+
+def hand_center_uvd(uvd: torch.Tensor, intr: Intrinsics) -> torch.Tensor:
+    """(B, J, 3) joints (uvd) -> (B, 3) uvd of the centre of their 3D bounding box.
+
+    This is the point the localizer learns to find and the pose crop is centred on.
+    """
+    xyz = uvd_to_xyz(uvd, intr)
+    mid = (xyz.amax(dim=-2) + xyz.amin(dim=-2)) / 2
+    return xyz_to_uvd(mid, intr)

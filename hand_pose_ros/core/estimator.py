@@ -157,8 +157,8 @@ class HandPoseEstimator:
         xyz = uvd_to_xyz(uvd, intr)
         center_xyz = uvd_to_xyz(center, intr)
         patch_uv = transform.to_patch_pixels(nuvd)
-        cpu = [x.float().cpu().numpy() for x in (uvd, xyz, conf, center_xyz, patch[:, 0],
-                                                   patch_uv)]
+        cpu = [x.float().cpu().numpy()
+               for x in (uvd, xyz, conf, center_xyz, patch[:, 0], patch_uv)]
         t5 = time.perf_counter()
         per_frame = (t5 - t0) * 1e3 / len(keep)
         timings = {'com': (t1 - t0) * 1e3 / len(keep), 'localizer': (t2 - t1) * 1e3 / len(keep),

@@ -28,7 +28,7 @@ def gaussian_heatmaps(uv_norm: torch.Tensor, size: int, sigma_px: float) -> torc
 
 
 def _parabola_peak(left: torch.Tensor, mid: torch.Tensor, right: torch.Tensor):
-    """Sub-pixel offset and height of a parabola through three log-values (exact for a Gaussian)."""
+    """Sub-pixel offset and log-height of a parabola through three log-values (Gaussian: exact)."""
     b = 0.5 * (right - left)
     c = 0.5 * (left + right) - mid
     c = torch.where(c < -1e-6, c, torch.full_like(c, -1e-6))               # must open downwards

@@ -32,7 +32,7 @@ def share_dirs() -> List[Path]:
 
 
 def find_resource(relative: str) -> Path:
-    """Path of a shipped file such as 'config/hand_pose.yaml'; FileNotFoundError lists the tries."""
+    """Path of a shipped file such as 'config/hand_pose.yaml'; the error lists the tries."""
     tried = []
     for base in share_dirs() or [Path(__file__).resolve().parents[2]]:
         path = base / relative

@@ -44,8 +44,7 @@ def test_load_uses_weights_only(tmp_path, tiny_config, monkeypatch):
     assert seen.get('weights_only') is True
 
 
-def test_missing_truncated_foreign_and_mismatched_files(tmp_path, tiny_config,
-                                                       tiny_localizer_config):
+def test_missing_truncated_foreign_and_mismatched_files(tmp_path, tiny_config):
     with pytest.raises(CheckpointError, match='not found: .*nope.pt'):
         load_pose_model(tmp_path / 'nope.pt')
     good = tmp_path / 'pose.pt'

@@ -47,7 +47,8 @@ def test_crop_transform_round_trip_within_1e3_mm(icvl, mirror, rotation):
     torch.testing.assert_close(c, torch.zeros_like(c), atol=1e-9, rtol=0)
     edge = center.clone()
     edge[:, 2] += 125.0
-    assert torch.allclose(t.to_normalized(edge[:, None])[:, 0, 2], torch.ones(2, dtype=torch.float64))
+    far = t.to_normalized(edge[:, None])[:, 0, 2]
+    assert torch.allclose(far, torch.ones(2, dtype=torch.float64))
 
 
 def test_mirror_flips_u_only(icvl):

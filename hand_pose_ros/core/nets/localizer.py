@@ -7,8 +7,8 @@ image uvd; the offset from the centre of mass in mm follows from the cube size.
 import torch
 from torch import nn
 
-from ..config import LocalizerConfig
 from .blocks import ConvNormAct, SEResBlock
+from ..config import LocalizerConfig
 
 
 class Localizer(nn.Module):

@@ -17,10 +17,10 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..heatmaps import decode_heatmaps
 from .blocks import ConvNormAct, SEResBlock
 from .hourglass import StackedHourglass
+from ..config import ModelConfig
+from ..heatmaps import decode_heatmaps
 
 
 @dataclass
