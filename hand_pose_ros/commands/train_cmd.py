@@ -1,0 +1,48 @@
+"""`hand-pose train`: train the localizer and the pose net (CPU, one GPU, or torchrun)."""
+import argparse
+import logging
+import sys
+
+HELP = 'train the localizer and the pose network from a config/train/*.yaml file'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `hand-pose train`."""
+    parser.add_argument('--config', required=True,
+                        help='training config: a YAML path or a shipped name (config/train/NAME)')
+    parser.add_argument('--data-root', default=None,
+                        help='dataset folder for real datasets (overrides data.root)')
+    parser.add_argument('--out', default='runs/train',
+                        help='run folder: checkpoints, pose.pt, localizer.pt, tensorboard/')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue exactly from OUT/train_state.pt')
+    parser.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda')
+    parser.add_argument('--steps', type=int, default=None, help='override the step budget')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run training; exit 2 with one message on a bad config or checkpoint."""
+    from dataclasses import replace
+
+    from ..core.checkpoint import CheckpointError
+    from ..training.config import load_train_config
+    from ..training.trainer import Trainer
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    try:
+        cfg = load_train_config(args.config)
+        if args.steps is not None:
+            cfg = replace(cfg, steps=args.steps)
+        trainer = Trainer(cfg, args.out, data_root=args.data_root, device=args.device)
+        if args.resume:
+            trainer.resume()
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        print(f'hand-pose train: {exc}', file=sys.stderr)
+        return 2
+    try:
+        metrics = trainer.fit()
+    finally:
+        trainer.close()
+    if trainer.rank == 0:
+        print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
+              f'weights in {args.out}/pose.pt and {args.out}/localizer.pt')
+    return 0

@@ -1,0 +1,135 @@
+"""Training configuration: frozen dataclasses from config/train/*.yaml (unknown keys raise)."""
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Union
+
+import yaml
+
+from ..core.config import load_model_yaml, LocalizerConfig, ModelConfig
+from ..core.resources import find_resource
+
+
+def _from_dict(cls, data: Dict[str, Any], where: str):
+    """Build dataclass ``cls`` from a mapping, recursing into nested dataclasses."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ValueError(f'{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}')
+    kwargs = {}
+    for name, value in data.items():
+        ftype = known[name].type
+        sub = _NESTED.get(ftype if isinstance(ftype, str) else getattr(ftype, '__name__', ''))
+        kwargs[name] = _from_dict(sub, value or {}, f'{where}.{name}') if sub else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training frames come from."""
+
+    source: str = 'synthetic'          # synthetic | icvl | nyu | msra
+    root: Optional[str] = None         # dataset folder (real datasets); --data-root overrides
+    camera: str = 'icvl'               # dataset whose intrinsics synthetic frames are rendered at
+    msra_test_subject: int = 0         # leave-one-subject-out split for MSRA
+    num_workers: int = 0               # DataLoader workers for real datasets
+    background: bool = True            # synthetic: walls, tables, bodies and distractors
+
+    def __post_init__(self) -> None:
+        if self.source not in ('synthetic', 'icvl', 'nyu', 'msra'):
+            raise ValueError(f'data.source must be synthetic|icvl|nyu|msra, found {self.source!r}')
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """3D-consistent augmentation of the pose crop (labels go through the same transform)."""
+
+    rotation_deg: float = 180.0        # in-plane rotation, uniform in +-rotation_deg
+    scale: Tuple[float, float] = (0.9, 1.1)  # cube edge scale range
+    center_jitter_mm: float = 8.0      # std of the crop centre error, like the localizer's (mm)
+    localizer_rotation_deg: float = 180.0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """SGD with step decay (paper: lr 0.1 divided by 10 twice, momentum 0.9, wd 5e-5)."""
+
+    name: str = 'sgd'                  # sgd | adamw
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-5
+    milestones: Tuple[float, ...] = (0.6, 0.85)   # fractions of the steps where lr /= 10
+    gamma: float = 0.1
+    warmup_steps: int = 0              # linear warm-up (steps)
+    grad_clip: float = 0.0             # max global grad norm; 0 = off
+
+    def __post_init__(self) -> None:
+        if self.name not in ('sgd', 'adamw'):
+            raise ValueError(f'optimizer.name must be sgd|adamw, found {self.name!r}')
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run: models, data, budget, optimisation, logging."""
+
+    model: str = 'paper'               # config/models/<model>.yaml or a path to such a file
+    train_pose: bool = True
+    train_localizer: bool = True
+    steps: int = 100000
+    batch_size: int = 32
+    seed: int = 0
+    depth_weight: float = 1.0          # weight of the depth-regression loss
+    checkpoint_every: int = 500        # steps between atomic checkpoints
+    val_every: int = 1000              # steps between validations
+    val_frames: int = 64               # held-out synthetic frames (never the ICVL test poses)
+    log_every: int = 20
+    save_half: bool = True             # store final inference weights as fp16
+    threads: int = 0                   # torch CPU threads; 0 = leave the default
+    near_mm: float = 100.0             # depth range searched for the hand (centre of mass), mm
+    far_mm: float = 1500.0
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optimizer: OptimConfig = field(default_factory=OptimConfig)
+    localizer_optimizer: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError('steps, batch_size and checkpoint_every must be >= 1')
+        if not (self.train_pose or self.train_localizer):
+            raise ValueError('nothing to train: train_pose and train_localizer are both false')
+
+    def model_configs(self) -> Tuple[ModelConfig, LocalizerConfig]:
+        """The pose and localizer configs named by ``model``."""
+        path = Path(self.model)
+        if not path.suffix:
+            path = find_resource(f'config/models/{self.model}.yaml')
+        return load_model_yaml(path)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain nested mapping (stored in checkpoints and TensorBoard)."""
+        def conv(obj):
+            if is_dataclass(obj):
+                return {f.name: conv(getattr(obj, f.name)) for f in fields(obj)}
+            return list(obj) if isinstance(obj, tuple) else obj
+        return conv(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> 'TrainConfig':
+        """Build from a nested mapping; unknown keys raise naming where they are."""
+        return _from_dict(cls, data, 'train config')
+
+
+_NESTED = {'DataConfig': DataConfig, 'AugmentConfig': AugmentConfig,
+           'OptimConfig': OptimConfig}
+
+
+def load_train_config(path: Union[str, Path]) -> TrainConfig:
+    """Read a config/train/*.yaml file (a bare name is looked up among the shipped ones)."""
+    p = Path(path)
+    if not p.suffix:
+        p = find_resource(f'config/train/{path}.yaml')
+    with open(p, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'{p}: {exc}') from None
