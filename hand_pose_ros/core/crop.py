@@ -20,9 +20,25 @@ from .camera import Intrinsics, uvd_to_xyz, xyz_to_uvd
 MIN_BLOB_PIXELS = 30  # smaller connected regions are sensor noise, not a hand
 
 
+DEPTH_EDGE_MM = 25.0  # a jump larger than this between neighbours separates two surfaces
+
+
+def _surface_mask(depth_mm: np.ndarray, in_range: np.ndarray) -> np.ndarray:
+    """In-range pixels that are not on a depth discontinuity (so touching objects split)."""
+    d = depth_mm
+    edge = np.zeros(d.shape, bool)
+    jump_v = np.abs(d[1:] - d[:-1]) > DEPTH_EDGE_MM
+    jump_h = np.abs(d[:, 1:] - d[:, :-1]) > DEPTH_EDGE_MM
+    edge[1:] |= jump_v
+    edge[:-1] |= jump_v
+    edge[:, 1:] |= jump_h
+    edge[:, :-1] |= jump_h
+    return in_range & ~edge
+
+
 def _nearest_blob(mask: np.ndarray, depth_mm: np.ndarray) -> Optional[np.ndarray]:
     """Boolean mask of the connected region of ``mask`` nearest to the camera."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=4)
     candidates = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MIN_BLOB_PIXELS]
     if not candidates:
         return None
@@ -44,24 +60,26 @@ def center_of_mass(depth_mm: np.ndarray, near_mm: float, far_mm: float,
                    intr: Optional[Intrinsics] = None) -> Optional[np.ndarray]:
     """Centre of mass (u, v pixels; d mm) of the nearest hand-sized region, or None.
 
-    Pixels within [near_mm, far_mm] form connected regions; the one nearest the camera wins
-    (a hand held in front of the body or a table). Within it, only pixels within one cube depth
-    of its nearest surface are kept (the hand, not the arm or body it touches), then the centre
-    is refined once inside the 3D cube around the first estimate (its projected extent too
-    when ``intr`` is given).
+    Pixels within [near_mm, far_mm], split at depth discontinuities, form connected regions;
+    the one nearest the camera wins (a hand held in front of the body, a wall or a table).
+    Within it, only pixels within half a cube of its nearest surface are kept (the hand, not
+    the arm it continues into), then the centre is refined once inside the 3D cube around the
+    first estimate (its projected extent too when ``intr`` is given).
     """
     if depth_mm.ndim != 2:
         raise ValueError(f'depth must be (H, W), found shape {depth_mm.shape}')
-    mask = (depth_mm >= near_mm) & (depth_mm <= far_mm)
-    if not mask.any():
+    in_range = (depth_mm >= near_mm) & (depth_mm <= far_mm)
+    if not in_range.any():
         return None
-    blob = _nearest_blob(mask, depth_mm)
+    blob = _nearest_blob(_surface_mask(depth_mm, in_range), depth_mm)
     if blob is None:
-        return None
+        blob = _nearest_blob(in_range, depth_mm)      # a tiny or very noisy hand: no splitting
+        if blob is None:
+            return None
     vs, us = np.nonzero(blob)
     ds = depth_mm[vs, us]
     near = np.percentile(ds, 2)
-    keep = ds <= near + cube_mm
+    keep = ds <= near + cube_mm / 2
     us, vs, ds = us[keep], vs[keep], ds[keep]
     com = np.array([us.mean(), vs.mean(), ds.mean()], dtype=np.float64)
     # Refine: pixels inside the cube (depth and projected extent) around the first estimate.

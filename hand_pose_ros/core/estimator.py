@@ -2,11 +2,16 @@
 
 depth (mm) -> centre of mass of the nearest hand region -> localizer crop -> refined hand
 centre -> pose crop -> two-task network -> heatmap decoding -> image uvd -> camera xyz (mm).
+
+How the networks run is chosen once, at construction (core/precision.py): ``precision``
+('auto' = bf16 on CPUs with native bf16, else fp32; 'int8' through ONNX Runtime),
+``backend`` ('torch', 'onnxruntime', or the backend of an exported file, core/exported.py)
+and ``optimize`` (channels_last + frozen TorchScript on the CPU by default).
 """
 from dataclasses import dataclass, field
 import threading
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -14,8 +19,11 @@ import torch
 from .camera import Intrinsics, uvd_to_xyz
 from .checkpoint import load_localizer, load_pose_model
 from .crop import center_of_mass, crop_cube
+from .exported import ExportedNet, is_exported, load_exported, localizer_beside, to_pose_output
 from .nets.localizer import Localizer
-from .nets.pose_net import PoseNet
+from .nets.pose_net import PoseNet, PoseOutput
+from .precision import (build_runner, calibration_runtime, resolve_runtime, Runtime,
+                        synthetic_calibration_frames)
 from .resources import resolve_model_files
 from .skeleton import get_joint_set, JointSet
 
@@ -68,16 +76,39 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
     raise ValueError(f'depth dtype must be uint16 or float32 millimetres, found {depth.dtype}')
 
 
-class HandPoseEstimator:
-    """Runs localizer + pose net on the best device; thread-safe ``configure``."""
+class _Recorder:
+    """Wraps a runner and keeps a CPU copy of every input (int8 calibration)."""
 
-    def __init__(self, model: PoseNet, localizer: Optional[Localizer] = None,
+    def __init__(self, runner) -> None:
+        self.runner, self.patches = runner, []
+
+    def __call__(self, patch: torch.Tensor):
+        self.patches.append(patch.detach().float().cpu().numpy())
+        return self.runner(patch)
+
+
+class HandPoseEstimator:
+    """Runs localizer + pose net on the best device; thread-safe ``configure``.
+
+    ``model`` / ``localizer``: networks (PoseNet, Localizer) or exported files loaded with
+    ``core.exported.load_exported`` (ONNX runs on ONNX Runtime, TorchScript on torch).
+    ``precision``: 'auto' | 'fp32' | 'bf16' | 'int8'; ``backend``: 'auto' | 'torch' |
+    'onnxruntime'; ``optimize``: 'auto' | 'none' | 'channels_last' | 'freeze' | 'compile'
+    (see core/precision.py; ``est.precision``, ``est.backend`` and ``est.runtime`` say what
+    was chosen). ``threads``: torch and ONNX Runtime threads (None: leave torch's setting;
+    torch's setting is process-wide). ``calibration``: (frames, intrinsics) for int8, default
+    synthetic renders.
+    """
+
+    def __init__(self, model: Union[PoseNet, ExportedNet],
+                 localizer: Optional[Union[Localizer, ExportedNet]] = None,
                  device: Union[str, torch.device] = 'auto', near_mm: float = 100.0,
                  far_mm: float = 1500.0, cube_mm: Optional[float] = None,
-                 mirror: bool = False) -> None:
+                 mirror: bool = False, precision: str = 'auto', backend: str = 'auto',
+                 optimize: str = 'auto', threads: Optional[int] = None,
+                 calibration: Optional[Tuple[Sequence[np.ndarray], Intrinsics]] = None) -> None:
         self.device = select_device(device)
-        self.model = model.to(self.device).eval()
-        self.localizer = localizer.to(self.device).eval() if localizer is not None else None
+        self.model, self.localizer = model, localizer
         self.config = model.config
         self.joint_set: JointSet = get_joint_set(self.config.joint_set)
         self._lock = threading.Lock()
@@ -85,14 +116,61 @@ class HandPoseEstimator:
         self.cube_mm, self.mirror = self.config.cube_mm, False
         self.configure(near_mm=near_mm, far_mm=far_mm, cube_mm=cube_mm or self.config.cube_mm,
                        mirror=mirror)
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.threads = torch.get_num_threads()
+
+        def runtime_of(net) -> Runtime:
+            exported = net.backend if isinstance(net, ExportedNet) else None
+            return resolve_runtime(precision, backend, optimize, self.device, exported)
+        self.runtime = runtime_of(model)
+        self.localizer_runtime = runtime_of(localizer) if localizer is not None else None
+        self.precision, self.backend = self.runtime.precision, self.runtime.backend
+        calib: Dict[str, Optional[np.ndarray]] = {'pose': None, 'localizer': None}
+        if 'int8' in (self.precision, getattr(self.localizer_runtime, 'precision', None)):
+            calib = self._calibrate(calibration)
+        self._pose_run = build_runner(model, self.runtime, self.device, self.threads,
+                                      calib['pose'])
+        self._loc_run = (build_runner(localizer, self.localizer_runtime, self.device,
+                                      self.threads, calib['localizer'])
+                         if localizer is not None else None)
+
+    def _calibrate(self, calibration) -> Dict[str, Optional[np.ndarray]]:
+        """Crops the exact fp32 pipeline makes of the calibration frames, per network."""
+        frames, intr = calibration or synthetic_calibration_frames(self.config.joint_set)
+        self._pose_run = _Recorder(build_runner(
+            self.model, calibration_runtime(self.runtime), self.device, self.threads))
+        self._loc_run = (_Recorder(build_runner(
+            self.localizer, calibration_runtime(self.localizer_runtime), self.device,
+            self.threads)) if self.localizer is not None else None)
+        for start in range(0, len(frames), 8):
+            self.estimate_batch(list(frames[start:start + 8]), intr)
+        if not self._pose_run.patches:
+            raise ValueError(f'int8 calibration found no hand in any of the {len(frames)} '
+                             f'calibration frames (depth range [{self.near_mm:.0f}, '
+                             f'{self.far_mm:.0f}] mm)')
+        return {'pose': np.concatenate(self._pose_run.patches),
+                'localizer': (np.concatenate(self._loc_run.patches)
+                              if self._loc_run is not None else None)}
 
     @classmethod
     def from_files(cls, model: str = 'default', localizer: Optional[str] = 'default',
                    device: Union[str, torch.device] = 'auto', **kwargs) -> 'HandPoseEstimator':
-        """Load shipped models by name ('default', 'compact', ...) or checkpoints by path."""
+        """Load shipped models by name ('default', 'compact', ...) or files by path.
+
+        A path may be a checkpoint (.pt), an ONNX file (.onnx) or a TorchScript archive
+        (``hand-pose export``); beside an exported pose file, ``<stem>_localizer<suffix>`` is
+        its default localizer. Other keywords go to the constructor (precision, backend, ...).
+        """
         pose_path, loc_path = resolve_model_files(model, localizer)
-        net, _, _ = load_pose_model(pose_path)
-        loc = load_localizer(loc_path)[0] if loc_path is not None else None
+        if localizer == 'default' and loc_path is None and is_exported(pose_path):
+            loc_path = localizer_beside(pose_path)
+        net = (load_exported(pose_path, 'pose') if is_exported(pose_path)
+               else load_pose_model(pose_path)[0])
+        loc = None
+        if loc_path is not None:
+            loc = (load_exported(loc_path, 'localizer') if is_exported(loc_path)
+                   else load_localizer(loc_path)[0])
         est = cls(net, loc, device=device, **kwargs)
         est.model_path, est.localizer_path = pose_path, loc_path
         return est
@@ -135,12 +213,13 @@ class HandPoseEstimator:
         if not keep:
             return results
         t1 = time.perf_counter()
-        depth_t = torch.from_numpy(np.stack([frames[i] for i in keep])).to(self.device)
+        stacked = frames[keep[0]][None] if len(keep) == 1 else np.stack([frames[i] for i in keep])
+        depth_t = torch.from_numpy(stacked).to(self.device)                 # (B, H, W) mm
         center = torch.from_numpy(np.stack([coms[i] for i in keep])).to(self.device)
-        if self.localizer is not None:
+        if self._loc_run is not None:
             lcfg = self.localizer.config
             patch, t = crop_cube(depth_t, center, intr, lcfg.cube_mm, lcfg.input_size, mirror)
-            refined = t.from_normalized(self.localizer(patch).float()[:, None])[:, 0]
+            refined = t.from_normalized(self._loc_run(patch)[0].float()[:, None])[:, 0]
             # A centre the localizer moved out of its own crop is not trusted: keep the CoM.
             ok = (refined[:, 2] > 0) & ((refined - center).abs()[:, 2] < lcfg.cube_mm / 2)
             center = torch.where(ok[:, None], refined, center)
@@ -149,7 +228,7 @@ class HandPoseEstimator:
         patch, transform = crop_cube(depth_t, center, intr, cube, self.config.input_size, mirror)
         sync()
         t3 = time.perf_counter()
-        out = self.model(patch)
+        out = self._run_pose(patch)
         sync()
         t4 = time.perf_counter()
         nuvd, conf = PoseNet.joints(out)
@@ -170,3 +249,7 @@ class HandPoseEstimator:
                 joint_set=self.joint_set, timings=dict(timings), patch=cpu[4][k],
                 patch_uv=cpu[5][k]))
         return results
+
+    def _run_pose(self, patch: torch.Tensor) -> PoseOutput:
+        """The pose network on (B, 1, S, S) crops, whatever the runtime."""
+        return to_pose_output(self._pose_run(patch), self.config)

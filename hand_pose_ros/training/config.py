@@ -77,7 +77,7 @@ class TrainConfig:
     steps: int = 100000
     batch_size: int = 32
     seed: int = 0
-    depth_weight: float = 1.0          # weight of the depth-regression loss
+    depth_weight: float = 100.0        # weight of the depth-regression loss (see losses.py)
     checkpoint_every: int = 500        # steps between atomic checkpoints
     val_every: int = 1000              # steps between validations
     val_frames: int = 64               # held-out synthetic frames (never the ICVL test poses)

@@ -1,7 +1,10 @@
 """Training losses: sum over stacks and joints of the heatmap L2, plus the depth regression.
 
 All targets are normalised crop coordinates (core/crop.py), so the same decoding serves
-inference. Per joint, the heatmap L2 is the mean squared error over its pixels.
+inference. Per joint, the heatmap L2 is the squared L2 distance between the predicted and the
+target map (a sum over pixels, not a mean: a per-pixel mean makes the heatmap gradient ~1/(H W)
+of the depth gradient in the shared trunk, and the heatmaps then barely learn). The depth term
+is the squared error of the normalised depth, summed over joints, times ``depth_weight``.
 """
 from typing import Dict, Optional, Tuple
 
@@ -25,8 +28,8 @@ def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
     else:
         size = out.heatmaps.shape[-1]
         target = gaussian_heatmaps(target_nuvd[..., :2], size, sigma_px)      # (B, J, H, W)
-        mse = ((out.heatmaps.float() - target[:, None]) ** 2).mean((-1, -2))  # (B, S, J)
-        parts['heatmap'] = (mse * w[:, None]).sum((1, 2)).mean()
+        l2 = ((out.heatmaps.float() - target[:, None]) ** 2).sum((-1, -2))    # (B, S, J)
+        parts['heatmap'] = (l2 * w[:, None]).sum((1, 2)).mean()
     derr = (out.depths.float() - target_nuvd[..., 2]) ** 2
     parts['depth'] = (derr * w).sum(1).mean()
     total = parts.get('heatmap', parts.get('uv')) + depth_weight * parts['depth']

@@ -237,7 +237,7 @@ class Trainer:
     def _val_frames(self):
         """Fixed held-out synthetic frames (never the ICVL test poses), rendered once."""
         if self._val is None:
-            from ..synthetic import SyntheticGenerator
+            from ..synthetic.sphere_hand import SyntheticGenerator
             from ..core.specs import dataset_spec
             spec = dataset_spec(self.cfg.data.camera)
             gen = SyntheticGenerator(spec.intrinsics, joint_set=self.model_cfg.joint_set,

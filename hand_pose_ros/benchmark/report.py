@@ -1,0 +1,193 @@
+"""Run the benchmark and report it as text or as one JSON object.
+
+JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
+
+- ``model``: the ``--model`` argument; ``model_files``: {``pose``, ``localizer``} paths or null
+  (random weights);
+- ``networks``: {``pose``, ``localizer``}: each {``gflops`` per frame at batch 1
+  (torch.utils.flop_counter, 2 FLOPs per multiply-add), ``params``, ``input_size``} or null;
+  ``gflops``: their sum;
+- ``device``, ``threads`` (torch intra-op threads), ``cpu``: {``name``, ``native_bf16``,
+  ``flags``: the speed-relevant flags present};
+- ``precision``, ``backend``, ``optimize``: what the estimator chose (core/precision.py);
+  ``startup_s``: building the estimator (loading, tracing, int8 calibration);
+- ``frames_source``, ``frames``, ``runs``, ``warmup``;
+- ``stages_ms``: {``image_conversion``, ``com``, ``localizer``, ``crop``, ``pose_net``,
+  ``decode``, ``message_building``}; a value is null when it could not be measured and
+  ``notes`` [stage] says why;
+- ``estimator_ms``: one ``estimate`` call per frame (wall time, all stages); ``estimator_fps``;
+  ``estimator_internal_ms``: the estimator's own 'total' timing;
+- ``pipeline_ms``: image_conversion + estimator_ms + message_building (what the node computes);
+- ``node``: {``status``: ok | skipped | failed, ``reason``, and when ok ``end_to_end_ms``,
+  ``end_to_end_p90_ms``, ``frames``, ``lost``, ``ratio`` (end_to_end_ms / estimator_ms),
+  ``domain_id``, ``parameters``, ``parameters_not_declared``};
+- with ``--compare``: ``variants``: a list of {``name``, ``precision``, ``backend``,
+  ``optimize``, ``startup_s``, ``stages_ms``, ``estimator_ms``, ``estimator_fps``} or
+  {``name``, ``skipped``: reason}.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+import tempfile
+import time
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from .dds import measure_node
+from .models import build_estimator, model_files, network_stats
+from .stages import bench_frames, STAGES, time_conversions, time_estimator
+from ..core.precision import cpu_flags, native_bf16
+
+SPEED_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+# --compare: (name, estimator keyword arguments)
+VARIANTS: Tuple[Tuple[str, Dict[str, str]], ...] = (
+    ('fp32 eager NCHW', {'precision': 'fp32', 'backend': 'torch', 'optimize': 'none'}),
+    ('fp32 channels_last', {'precision': 'fp32', 'backend': 'torch',
+                            'optimize': 'channels_last'}),
+    ('fp32 frozen', {'precision': 'fp32', 'backend': 'torch', 'optimize': 'freeze'}),
+    ('bf16 channels_last', {'precision': 'bf16', 'backend': 'torch',
+                            'optimize': 'channels_last'}),
+    ('bf16 frozen', {'precision': 'bf16', 'backend': 'torch', 'optimize': 'freeze'}),
+    ('bf16 compiled', {'precision': 'bf16', 'backend': 'torch', 'optimize': 'compile'}),
+    ('fp32 onnxruntime', {'precision': 'fp32', 'backend': 'onnxruntime'}),
+    ('int8 onnxruntime', {'precision': 'int8', 'backend': 'onnxruntime'}),
+)
+
+
+@dataclass
+class BenchOptions:
+    """What to measure (the command-line options of `hand-pose bench`)."""
+
+    model: str = 'default'
+    localizer: Optional[str] = 'default'
+    device: str = 'cpu'
+    precision: str = 'auto'
+    backend: str = 'auto'
+    optimize: str = 'auto'
+    threads: Optional[int] = None
+    frames: int = 8
+    warmup: int = 2
+    runs: int = 5
+    node: bool = True
+    node_frames: int = 20
+    compare: bool = False
+
+
+def _cpu() -> dict:
+    name = ''
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
+            name = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')),
+                        '')
+    except OSError:
+        pass
+    flags = cpu_flags()
+    return {'name': name, 'native_bf16': native_bf16(),
+            'flags': [f for f in SPEED_FLAGS if f in flags]}
+
+
+def _measure(opts: BenchOptions, frames, intr, **runtime) -> dict:
+    """Build one estimator and time it; the estimator is returned under '_est'."""
+    t0 = time.perf_counter()
+    est = build_estimator(opts.model, opts.localizer, device=opts.device,
+                          threads=opts.threads, **runtime)
+    startup = time.perf_counter() - t0
+    timed = time_estimator(est, frames, intr, opts.warmup, opts.runs)
+    return {'precision': est.precision, 'backend': est.backend,
+            'optimize': est.runtime.optimize, 'startup_s': startup, **timed,
+            'estimator_fps': 1e3 / timed['estimator_ms'], '_est': est}
+
+
+def run_bench(opts: BenchOptions) -> dict:
+    """Every figure of the report (see the module docstring for the keys)."""
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+    frames, intr, source = bench_frames(opts.frames)
+    main = _measure(opts, frames, intr, precision=opts.precision, backend=opts.backend,
+                    optimize=opts.optimize)
+    est = main.pop('_est')
+    conv_ms, notes = time_conversions(est, frames, intr, opts.warmup, opts.runs)
+    stages = {k: conv_ms.get(k, main['stages_ms'].get(k)) for k in STAGES}
+    for key in ('image_conversion', 'message_building'):
+        if stages[key] is None:
+            notes.setdefault(key, notes.get(key, 'not measured'))
+    nets = {'pose': network_stats(est.model),
+            'localizer': network_stats(est.localizer) if est.localizer is not None else None}
+    report = {
+        'model': opts.model, 'model_files': None, 'networks': nets,
+        'gflops': sum(n['gflops'] for n in nets.values() if n),
+        'device': str(est.device), 'threads': torch.get_num_threads(), 'cpu': _cpu(),
+        **{k: main[k] for k in ('precision', 'backend', 'optimize', 'startup_s')},
+        'frames_source': source, **{k: main[k] for k in ('frames', 'runs', 'warmup')},
+        'stages_ms': stages, 'notes': notes,
+        **{k: main[k] for k in ('estimator_ms', 'estimator_fps', 'estimator_internal_ms')},
+        'pipeline_ms': main['estimator_ms'] + sum(
+            stages[k] or 0.0 for k in ('image_conversion', 'message_building')),
+        'node': {'status': 'skipped', 'reason': '--no-node'},
+    }
+    with tempfile.TemporaryDirectory(prefix='hand_pose_bench_models_') as tmp:
+        pose_path, loc_path = model_files(est, Path(tmp))
+        report['model_files'] = {'pose': str(pose_path) if est.model_path else None,
+                                 'localizer': str(loc_path) if est.localizer_path else None}
+        if opts.node:
+            settings = {'precision': opts.precision, 'threads': str(report['threads'])}
+            node = measure_node(pose_path, loc_path, frames, intr, settings,
+                                runs=opts.node_frames)
+            if node.get('status') == 'ok':
+                node['ratio'] = node['end_to_end_ms'] / report['estimator_ms']
+            report['node'] = node
+    if opts.compare:
+        report['variants'] = _variants(opts, frames, intr)
+    return report
+
+
+def _variants(opts: BenchOptions, frames, intr) -> List[dict]:
+    """Every runtime of VARIANTS, or why it was skipped."""
+    rows = []
+    for name, runtime in VARIANTS:
+        try:
+            row = _measure(opts, frames, intr, **runtime)
+        except (ImportError, RuntimeError, ValueError) as exc:
+            rows.append({'name': name, 'skipped': f'{exc.__class__.__name__}: {exc}'})
+            continue
+        row.pop('_est')
+        rows.append({'name': name, **{k: row[k] for k in (
+            'precision', 'backend', 'optimize', 'startup_s', 'stages_ms', 'estimator_ms',
+            'estimator_fps')}})
+    return rows
+
+
+def format_text(r: dict) -> str:
+    """The report as aligned text lines."""
+    nets = r['networks']
+    lines = [f"model {r['model']}: " + '; '.join(
+        f"{k} {v['gflops']:.2f} GFLOP, {v['params'] / 1e6:.2f} M parameters "
+        f"({v['input_size']}x{v['input_size']} input)" for k, v in nets.items() if v),
+        f"cpu {r['cpu']['name'] or '?'} ({', '.join(r['cpu']['flags']) or 'no listed flags'}); "
+        f"device {r['device']}, {r['threads']} threads",
+        f"runtime: precision {r['precision']}, backend {r['backend']}, optimize "
+        f"{r['optimize']} (start-up {r['startup_s']:.1f} s)",
+        f"frames: {r['frames']} x {r['runs']} runs after {r['warmup']} warm-up "
+        f"({r['frames_source']})", '', 'stage                  ms (median)']
+    for k, v in r['stages_ms'].items():
+        note = f"  ({r['notes'][k]})" if k in r['notes'] else ''
+        lines.append(f"{k:<20} {'-' if v is None else f'{v:8.2f}'}{note}")
+    lines += ['', f"estimator per frame  {r['estimator_ms']:8.2f}  ({r['estimator_fps']:.1f} fps)",
+              f"with conversions     {r['pipeline_ms']:8.2f}"]
+    node = r['node']
+    if node['status'] == 'ok':
+        lines.append(f"node end to end      {node['end_to_end_ms']:8.2f}  (ratio "
+                     f"{node['ratio']:.2f} x estimator; p90 {node['end_to_end_p90_ms']:.1f} ms; "
+                     f"{node['frames']} frames, {node['lost']} lost)")
+    else:
+        lines.append(f"node end to end      {node['status']}: {node['reason']}")
+    for row in r.get('variants', []):
+        if 'skipped' in row:
+            lines.append(f"{row['name']:<22} skipped: {row['skipped']}")
+        else:
+            lines.append(f"{row['name']:<22} {row['estimator_ms']:8.2f} ms "
+                         f"({row['estimator_fps']:5.1f} fps)  pose_net "
+                         f"{row['stages_ms']['pose_net']:7.2f}  localizer "
+                         f"{row['stages_ms']['localizer']:6.2f}  start-up "
+                         f"{row['startup_s']:.1f} s")
+    return '\n'.join(lines)

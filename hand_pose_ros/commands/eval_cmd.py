@@ -1,0 +1,231 @@
+"""`hand-pose eval`: score uvd prediction files (or the estimator on rendered poses).
+
+File mode: each PRED file holds one frame per line, J joints x (u v d), in the order of the
+ground truth (by default the dataset's file in the reference folder, see training/reference.py).
+Render mode (--render): every ground-truth pose is rendered with the synthetic sensor model,
+the full estimator runs on it, and its joints are scored the same way.
+Exit status: 0 on success, 2 on a bad file, model or option (one message, no traceback).
+"""
+import argparse
+import json
+import logging
+from pathlib import Path
+import sys
+import time
+from typing import List, Optional, Tuple, TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules lazily
+    from ..training.evaluate import EvalResult
+
+HELP = 'evaluate uvd prediction files (or the estimator on rendered poses) against ground truth'
+REFERENCE = 'reference'   # --render without a value: the dataset's reference ground truth
+LOG = logging.getLogger('hand_pose_ros.eval')
+FAILURE_SCORING = ('frames without a found hand are scored with every joint at the centre of '
+                   'mass of the valid depth (the principal point at mid-range depth for an '
+                   'empty frame), so they count as errors')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `hand-pose eval`."""
+    parser.add_argument('predictions', nargs='*', metavar='PRED',
+                        help='uvd text files: one frame per line, J joints x (u v d)')
+    parser.add_argument('--dataset', required=True, choices=('icvl', 'nyu', 'msra'),
+                        help='dataset of the frames: sets the intrinsics and the joint set')
+    parser.add_argument('--gt', default=None, metavar='FILE',
+                        help='ground-truth uvd file (default: the reference folder, '
+                        '../shared/reference/hand-pose-eval or $HAND_POSE_REFERENCE_DIR)')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object per evaluated file (one per line)')
+    parser.add_argument('--plot', default=None, metavar='OUT',
+                        help='draw the success-rate curves of all files to this image')
+    render = parser.add_argument_group('render mode: the estimator on rendered ground truth')
+    render.add_argument('--render', nargs='?', const=REFERENCE, default=None, metavar='GT_FILE',
+                        help='render every pose of GT_FILE (default: the reference ground '
+                        'truth) and score the estimator on the renders')
+    render.add_argument('--model', default='default',
+                        help='pose model: a shipped name or a checkpoint path (default: shipped)')
+    render.add_argument('--localizer', default='default',
+                        help="localizer: 'default', a name or path, or 'none' to switch it off")
+    render.add_argument('--stride', type=int, default=1, help='use every N-th frame')
+    render.add_argument('--seed', type=int, default=0, help='seed of the sensor-noise model')
+    render.add_argument('--batch-size', type=int, default=32, help='frames per render/estimate')
+    render.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda')
+    render.add_argument('--precision', default='auto', help='auto, fp32, bf16 or int8')
+    render.add_argument('--optimize', default='auto',
+                        help='auto, none, channels_last, freeze or compile (see bench)')
+    render.add_argument('--save-predictions', default=None, metavar='FILE',
+                        help='write the estimated joints as a uvd text file')
+
+
+class _Fail(Exception):
+    """A user error: its message is printed and the command exits with status 2."""
+
+
+def _gt_path(args: argparse.Namespace, explicit: Optional[str]):
+    """The ground-truth file: an explicit path, else the dataset's reference file."""
+    from ..training.reference import gt_file
+    if explicit is not None:
+        return Path(explicit)
+    try:
+        return gt_file(args.dataset)
+    except (FileNotFoundError, KeyError) as exc:
+        raise _Fail(f'{exc.args[0]}; pass the ground truth with --gt FILE') from None
+
+
+def _evaluate_files(args: argparse.Namespace, spec, gt) -> List[Tuple[str, 'EvalResult', dict]]:
+    """(label, EvalResult, extra JSON fields) of every prediction file."""
+    from ..training.evaluate import evaluate_files
+    return [(p, evaluate_files(p, gt, spec.intrinsics, spec.joint_set), {'file': p})
+            for p in args.predictions]
+
+
+def _fallback_uvd(frame: np.ndarray, intr, est) -> np.ndarray:
+    """Where a frame without a found hand is scored: the centre of mass of all valid depth,
+    or the principal point at mid-range depth for an empty frame (uvd, pixels + mm)."""
+    from ..core.crop import center_of_mass
+    com = center_of_mass(frame, 1e-3, float(np.max(frame)) + 1.0, est.cube_mm, intr)
+    if com is None:
+        return np.array([intr.cx, intr.cy, (est.near_mm + est.far_mm) / 2])
+    return np.asarray(com, dtype=np.float64)
+
+
+def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
+    """Render each pose, run the estimator: (pred uvd (N, J, 3), failed (N,) bool, estimator)."""
+    import torch
+
+    from ..core.camera import uvd_to_xyz
+    from ..core.checkpoint import CheckpointError
+    from ..core.estimator import HandPoseEstimator
+    try:
+        from ..synthetic import SyntheticGenerator
+    except ImportError as exc:
+        raise _Fail(f'--render needs the synthetic renderer, which cannot be imported: {exc}'
+                    ) from None
+    intr, joints = spec.intrinsics, spec.joint_set
+    localizer = None if args.localizer.lower() == 'none' else args.localizer
+    try:
+        est = HandPoseEstimator.from_files(args.model, localizer, device=args.device,
+                                           precision=args.precision, optimize=args.optimize)
+        gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
+    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
+        raise _Fail(str(exc)) from None
+    if est.joint_set.name != joints.name:
+        raise _Fail(f'the model predicts {est.joint_set.name} joints but {args.dataset} '
+                    f'ground truth has {joints.name}')
+    xyz = uvd_to_xyz(gt_uvd, intr)                                      # (N, J, 3) mm
+    pred = np.zeros_like(gt_uvd)
+    failed = np.zeros(len(gt_uvd), dtype=bool)
+    t0 = time.perf_counter()
+    for start in range(0, len(gt_uvd), args.batch_size):
+        stop = min(start + args.batch_size, len(gt_uvd))
+        try:
+            depth = gen.render_joints(torch.from_numpy(xyz[start:stop]).float())  # (B, H, W)
+        except ValueError as exc:
+            raise _Fail(f'{args.render}: frames {start + 1}..{stop}: {exc}') from None
+        frames = list(depth.detach().cpu().float().numpy())
+        for k, found in enumerate(est.estimate_batch(frames, intr), start=start):
+            if found.pose is None:
+                failed[k] = True
+                pred[k] = _fallback_uvd(frames[k - start], intr, est)[None]
+            else:
+                pred[k] = found.pose.uvd
+        LOG.info('%d/%d frames rendered and estimated (%.1f frames/s)', stop, len(gt_uvd),
+                 stop / (time.perf_counter() - t0))
+    return pred, failed, est
+
+
+def _evaluate_render(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResult', dict]:
+    """(label, EvalResult, extra JSON fields) of the estimator on rendered ground truth."""
+    from ..training.evaluate import evaluate_uvd, read_uvd, write_uvd
+    if spec.joint_set.name != 'icvl16':
+        raise _Fail(f'--render needs ICVL16 ground truth (the renderer poses its hand from '
+                    f'ICVL16 joints); {args.dataset} has {spec.joint_set.name}')
+    explicit = args.gt if args.render == REFERENCE else args.render
+    gt_path = _gt_path(args, explicit)
+    if args.stride < 1 or args.batch_size < 1:
+        raise _Fail(f'--stride and --batch-size must be >= 1, found {args.stride} and '
+                    f'{args.batch_size}')
+    gt_uvd = read_uvd(gt_path, spec.joint_set.num_joints)[::args.stride]
+    pred, failed, est = _estimate_rendered(args, spec, gt_uvd)
+    if args.save_predictions:
+        try:
+            write_uvd(args.save_predictions, pred)
+        except OSError as exc:
+            raise _Fail(f'cannot write {args.save_predictions}: {exc.strerror}') from None
+    result = evaluate_uvd(pred, gt_uvd, spec.intrinsics, spec.joint_set)
+    extra = {'file': f'render:{gt_path}', 'gt': str(gt_path), 'model': str(est.model_path),
+             'localizer': str(est.localizer_path) if est.localizer_path else None,
+             'precision': est.precision, 'seed': args.seed, 'stride': args.stride,
+             'failures': int(failed.sum()),
+             'failure_scoring': FAILURE_SCORING}
+    return f'render:{gt_path.name}', result, extra
+
+
+def _table(spec, gt, rows) -> str:
+    """A readable summary table of the results."""
+    from ..training.evaluate import REPORT_THRESHOLDS_MM
+    i = spec.intrinsics
+    head = ['file', 'frames', 'mean mm', 'median mm', 'AUC'] + [
+        f'<={t} mm' for t in REPORT_THRESHOLDS_MM]
+    body = [[label, str(r.frames), f'{r.mean_mm:.3f}', f'{r.median_mm:.3f}', f'{r.auc:.3f}']
+            + [f'{r.success_at(t):.3f}' for t in REPORT_THRESHOLDS_MM] for label, r, _ in rows]
+    widths = [max(len(row[c]) for row in [head] + body) for c in range(len(head))]
+    lines = [f'dataset {spec.name}: intrinsics fx={i.fx:g} fy={i.fy:g} cx={i.cx:g} cy={i.cy:g} '
+             f'({i.width}x{i.height}); ground truth {gt}',
+             'success = fraction of frames whose maximum joint error is within the threshold']
+    for row in [head] + body:
+        lines.append('  '.join(row[0].ljust(widths[0]) if c == 0 else row[c].rjust(widths[c])
+                               for c in range(len(row))))
+    for label, result, extra in rows:
+        if 'failures' in extra:
+            lines.append(f'{label}: no hand found in {extra["failures"]} of {result.frames} '
+                         f'frames; {FAILURE_SCORING}')
+    return '\n'.join(lines)
+
+
+def _legend_labels(labels: List[str]) -> List[str]:
+    """File names without their folders, unless two of them would then look the same."""
+    names = [Path(label).name for label in labels]
+    return names if len(set(names)) == len(names) else labels
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate; print a table or JSON lines; exit 2 with one message on any bad input."""
+    from ..core.specs import dataset_spec
+    from ..training.evaluate import plot_success, UvdFileError
+    if not args.predictions and args.render is None:
+        print('hand-pose eval: give prediction files (PRED ...) or --render', file=sys.stderr)
+        return 2
+    if args.render is not None:
+        logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    spec = dataset_spec(args.dataset)
+    try:
+        rows = []
+        gt = None
+        if args.predictions:
+            gt = _gt_path(args, args.gt)
+            rows += _evaluate_files(args, spec, gt)
+        if args.render is not None:
+            rows.append(_evaluate_render(args, spec))
+            gt = gt or rows[-1][2]['gt']
+    except (_Fail, UvdFileError) as exc:
+        print(f'hand-pose eval: {exc}', file=sys.stderr)
+        return 2
+    if args.json:
+        for _, result, extra in rows:
+            record = {'dataset': spec.name, 'gt': str(gt), **extra, **result.to_dict(),
+                      'intrinsics': spec.intrinsics.to_dict()}
+            print(json.dumps(record))
+    else:
+        print(_table(spec, gt, rows))
+    if args.plot:
+        try:
+            plot_success(list(zip(_legend_labels([label for label, _, _ in rows]),
+                                  [r for _, r, _ in rows])),
+                         args.plot, title=f'{spec.name}: success rate')
+        except (OSError, ValueError) as exc:
+            print(f'hand-pose eval: cannot write the plot {args.plot}: {exc}', file=sys.stderr)
+            return 2
+    return 0

@@ -1,0 +1,234 @@
+"""sensor_msgs <-> numpy at the ROS edge: depth Image/CameraInfo in, joints (metres) out.
+
+No cv_bridge: depth images are read as strided numpy views (honouring ``step`` and
+``is_bigendian``). The core works in millimetres; every message built here is in metres
+(REP 103), in the camera optical frame of the input header. Every malformed input raises a
+``ConversionError`` whose ``reason`` is a short key counted by the node's diagnostics.
+"""
+from dataclasses import dataclass, replace
+import math
+from typing import Optional, Tuple
+
+from geometry_msgs.msg import Point, Pose, PoseArray, Quaternion
+import numpy as np
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from ..core.camera import Intrinsics
+
+# Rejection reasons (diagnostics counters); the node adds 'no_hand' and 'low_confidence'.
+UNSUPPORTED_ENCODING = 'unsupported_encoding'
+EMPTY_IMAGE = 'empty_image'
+STEP_TOO_SMALL = 'step_too_small'
+DATA_TOO_SHORT = 'data_too_short'
+ALL_ZERO_DEPTH = 'all_zero_depth'
+NONFINITE_DEPTH = 'nonfinite_depth'
+NO_CAMERA_INFO = 'no_camera_info'
+INVALID_CAMERA_INFO = 'invalid_camera_info'
+CAMERA_INFO_SIZE_MISMATCH = 'camera_info_size_mismatch'
+
+# encoding -> (numpy dtype, factor from the stored unit to millimetres)
+DEPTH_ENCODINGS = {
+    '16UC1': (np.dtype(np.uint16), 1.0),    # REP 118: millimetres
+    'mono16': (np.dtype(np.uint16), 1.0),   # some OpenNI drivers: millimetres
+    '32FC1': (np.dtype(np.float32), 1e3),   # REP 118: metres
+}
+MM_PER_M = 1e3
+
+
+class ConversionError(ValueError):
+    """A message that cannot be turned into a valid depth frame; ``reason`` is a counter key."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DepthFrame:
+    """A validated depth frame (mm, 0 = missing) with the intrinsics of *this* array."""
+
+    depth_mm: np.ndarray     # (H, W) float32 millimetres
+    intrinsics: Intrinsics   # of depth_mm (scaled when the frame was decimated)
+    stride: int              # decimation factor applied (1 = full resolution)
+    nonfinite: int           # non-finite pixels treated as missing (32FC1 only)
+    big_endian: bool         # the message was big-endian (converted)
+
+
+def depth_qos(reliable: bool = False) -> QoSProfile:
+    """QoS of depth Image/CameraInfo streams: sensor data (best effort, keep last 5), or the
+    same with RELIABLE delivery (recorded bags, tests, loopback demos)."""
+    return QoSProfile(
+        history=qos_profile_sensor_data.history, depth=qos_profile_sensor_data.depth,
+        durability=qos_profile_sensor_data.durability,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+
+
+def stamp_to_s(stamp) -> float:
+    """builtin_interfaces/Time -> seconds (float)."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def raw_depth(msg: Image) -> np.ndarray:
+    """Zero-copy (H, W) view of a depth Image in its own dtype and byte order; validated."""
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise ConversionError(UNSUPPORTED_ENCODING, f'depth encoding must be one of '
+                              f'{sorted(DEPTH_ENCODINGS)}, found {msg.encoding!r}')
+    if msg.width == 0 or msg.height == 0:
+        raise ConversionError(EMPTY_IMAGE, f'depth image has zero size: {msg.width}x{msg.height}')
+    dtype = DEPTH_ENCODINGS[msg.encoding][0].newbyteorder('>' if msg.is_bigendian else '<')
+    row_bytes = msg.width * dtype.itemsize
+    if msg.step < row_bytes:
+        raise ConversionError(STEP_TOO_SMALL, f'step must be >= width x {dtype.itemsize} bytes = '
+                              f'{row_bytes}, found {msg.step}')
+    if len(msg.data) < msg.step * msg.height:
+        raise ConversionError(DATA_TOO_SHORT, f'data must hold step x height = '
+                              f'{msg.step * msg.height} bytes, found {len(msg.data)}')
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    return np.ndarray((msg.height, msg.width), dtype=dtype, buffer=buffer,
+                      strides=(msg.step, dtype.itemsize))
+
+
+def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
+    """Pinhole intrinsics from CameraInfo ``k`` (fx=k[0], fy=k[4], cx=k[2], cy=k[5]) and size."""
+    k = [float(x) for x in msg.k]
+    try:
+        return Intrinsics(k[0], k[4], k[2], k[5], int(msg.width), int(msg.height))
+    except ValueError as exc:
+        raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
+
+
+def decimation_stride(width: int, height: int, max_pixels: int) -> int:
+    """Smallest odd stride s with ceil(W/s) x ceil(H/s) <= max_pixels (1 when it fits)."""
+    stride = 1
+    while max_pixels > 0 and math.ceil(width / stride) * math.ceil(height / stride) > max_pixels:
+        stride += 2
+    return stride
+
+
+def decimate(raw: np.ndarray, intr: Intrinsics, stride: int) -> Tuple[np.ndarray, Intrinsics]:
+    """Keep every ``stride``-th pixel (odd stride: the centre pixel of each block; no depth
+    mixing across edges) and the matching intrinsics (Intrinsics.scaled is exact for odd s)."""
+    if stride == 1:
+        return raw, intr
+    if stride % 2 == 0:
+        raise ValueError(f'decimation stride must be odd, found {stride}')
+    off = (stride - 1) // 2
+    small = raw[off::stride, off::stride]
+    scaled = intr.scaled(1.0 / stride)
+    return small, replace(scaled, width=small.shape[1], height=small.shape[0])
+
+
+def depth_to_mm(raw: np.ndarray, encoding: str,
+                reject_nonfinite: bool = False) -> Tuple[np.ndarray, int]:
+    """(float32 mm array with non-finite pixels set to 0, number of non-finite pixels)."""
+    depth = raw.astype(np.float32)  # native byte order, contiguous copy
+    nonfinite = 0
+    if raw.dtype.kind == 'f':
+        finite = np.isfinite(depth)
+        nonfinite = int(depth.size - np.count_nonzero(finite))
+        if nonfinite and reject_nonfinite:
+            raise ConversionError(NONFINITE_DEPTH, f'{nonfinite} non-finite depth pixels and '
+                                  'reject_nonfinite is true')
+        if nonfinite == depth.size:
+            raise ConversionError(NONFINITE_DEPTH, 'no finite depth pixel in the frame')
+        if nonfinite:
+            depth[~finite] = 0.0
+    scale = DEPTH_ENCODINGS[encoding][1]
+    if scale != 1.0:
+        depth *= np.float32(scale)
+    return depth, nonfinite
+
+
+def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
+                reject_nonfinite: bool = False) -> DepthFrame:
+    """Validate an Image + CameraInfo pair and return millimetres with matching intrinsics.
+
+    Frames over ``max_pixels`` (0 = no limit) are decimated before any copy is made.
+    """
+    if info is None:
+        raise ConversionError(NO_CAMERA_INFO, f'no CameraInfo received yet for frame_id '
+                              f'{image.header.frame_id!r}')
+    intr = intrinsics_from_camera_info(info)
+    raw = raw_depth(image)
+    if (intr.width, intr.height) != (image.width, image.height):
+        raise ConversionError(CAMERA_INFO_SIZE_MISMATCH, f'CameraInfo is for '
+                              f'{intr.width}x{intr.height} but the image is '
+                              f'{image.width}x{image.height}')
+    stride = decimation_stride(image.width, image.height, max_pixels)
+    raw, intr = decimate(raw, intr, stride)
+    depth, nonfinite = depth_to_mm(raw, image.encoding, reject_nonfinite)
+    if not np.any(depth):
+        raise ConversionError(ALL_ZERO_DEPTH, 'every depth pixel is 0 (no measurement)')
+    return DepthFrame(depth, intr, stride, nonfinite, bool(image.is_bigendian))
+
+
+def depth_image(depth_mm: np.ndarray, header: Header, encoding: str = '16UC1') -> Image:
+    """(H, W) depth in mm -> Image: '16UC1' (uint16 mm) or '32FC1' (float32 metres)."""
+    if encoding == '16UC1':
+        data = np.clip(np.nan_to_num(depth_mm), 0, 65535).round().astype('<u2')
+    elif encoding == '32FC1':
+        data = (np.asarray(depth_mm, np.float32) / np.float32(MM_PER_M)).astype('<f4')
+    else:
+        raise ValueError(f'encoding must be 16UC1 or 32FC1, found {encoding!r}')
+    h, w = data.shape
+    return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0,
+                 step=w * data.dtype.itemsize, data=data.tobytes())
+
+
+def bgr_image(bgr: np.ndarray, header: Header) -> Image:
+    """(H, W, 3) uint8 BGR array -> bgr8 Image."""
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+        raise ValueError(f'expected (H, W, 3) uint8 BGR, found {bgr.shape} {bgr.dtype}')
+    h, w = bgr.shape[:2]
+    return Image(header=header, height=h, width=w, encoding='bgr8', is_bigendian=0, step=w * 3,
+                 data=np.ascontiguousarray(bgr).tobytes())
+
+
+def camera_info(intr: Intrinsics, header: Header) -> CameraInfo:
+    """CameraInfo of an undistorted pinhole camera (plumb_bob, zero distortion)."""
+    k = [intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0]
+    p = [intr.fx, 0.0, intr.cx, 0.0, 0.0, intr.fy, intr.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return CameraInfo(header=header, width=intr.width, height=intr.height,
+                      distortion_model='plumb_bob', d=[0.0] * 5, k=k,
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], p=p)
+
+
+def pose_array(xyz_mm: np.ndarray, header: Header) -> PoseArray:
+    """(J, 3) joints in mm -> PoseArray in metres, identity orientations, same order."""
+    xyz_m = np.asarray(xyz_mm, dtype=np.float64) / MM_PER_M
+    ident = Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)
+    return PoseArray(header=header, poses=[
+        Pose(position=Point(x=float(x), y=float(y), z=float(z)), orientation=ident)
+        for x, y, z in xyz_m])
+
+
+def xyz_mm_from_pose_array(msg: PoseArray) -> np.ndarray:
+    """PoseArray (metres) -> (J, 3) float64 millimetres."""
+    return np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses],
+                    dtype=np.float64).reshape(-1, 3) * MM_PER_M
+
+
+CLOUD_FIELDS = ('x', 'y', 'z', 'confidence')
+
+
+def point_cloud(xyz_mm: np.ndarray, confidence: np.ndarray, header: Header) -> PointCloud2:
+    """(J, 3) mm + (J,) confidence -> PointCloud2 (1 x J): float32 x, y, z (m), confidence."""
+    n = len(xyz_mm)
+    points = np.empty((n, 4), dtype='<f4')
+    points[:, :3] = np.asarray(xyz_mm, np.float32) / np.float32(MM_PER_M)
+    points[:, 3] = confidence
+    fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+              for i, name in enumerate(CLOUD_FIELDS)]
+    return PointCloud2(header=header, height=1, width=n, fields=fields, is_bigendian=False,
+                       point_step=16, row_step=16 * n, data=points.tobytes(), is_dense=True)
+
+
+def cloud_to_array(msg: PointCloud2) -> np.ndarray:
+    """PointCloud2 written by ``point_cloud`` -> (N, 4) float32 (x, y, z metres, confidence)."""
+    names = [f.name for f in msg.fields]
+    if names != list(CLOUD_FIELDS) or msg.point_step != 16:
+        raise ValueError(f'expected fields {list(CLOUD_FIELDS)} with point_step 16, found '
+                         f'{names} with point_step {msg.point_step}')
+    return np.frombuffer(msg.data, dtype='<f4').reshape(-1, 4)

@@ -1,0 +1,323 @@
+"""The camera-free demo: depth_source and hand_pose_node as separate processes talking over real
+DDS (a private ROS_DOMAIN_ID, localhost discovery), a listener scoring the joints against the
+source's ground truth; one line per second, snapshots and a summary in the output folder.
+Children are always stopped (try/finally), also on Ctrl-C or SIGTERM."""
+from dataclasses import dataclass
+import math
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.checkpoint import CheckpointError
+from ..core.skeleton import get_joint_set, JointSet
+
+STARTUP_TIMEOUT_S = 300.0   # first joints: model load + DDS discovery on a slow box
+STOP_TIMEOUT_S = 5.0
+LOOP_S = 4.0             # seconds of animation depth_source renders once and replays
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What to run and where to write."""
+
+    seconds: float = 10.0
+    out: Path = Path('demo_output')
+    model: str = 'default'
+    device: str = 'auto'
+    rate_hz: float = 15.0
+    snapshots: int = 4
+
+
+def domain_id_for(pid: int) -> int:
+    """A ROS_DOMAIN_ID in 101..200 derived from the pid (tests use 1..100)."""
+    return 101 + pid % 100
+
+
+def _parent_death_signal() -> Optional[Callable[[], None]]:
+    """A preexec_fn making a child get SIGTERM when the demo dies uncleanly (Linux), or None.
+
+    libc is resolved here, in the parent, so the child only makes one system call.
+    """
+    if not sys.platform.startswith('linux'):
+        return None
+    import ctypes
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Children:
+    """Node processes started with ``python -m``; ``stop_all`` SIGINTs, then kills."""
+
+    def __init__(self, env: Dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir = env, log_dir
+        self.procs: Dict[str, Tuple[subprocess.Popen, Path]] = {}
+
+    def start(self, name: str, module: str, params: Dict[str, str],
+              env: Optional[Dict[str, str]] = None) -> None:
+        """Start ``module`` with ROS parameters (and extra environment variables); output
+        goes to <log_dir>/<name>.log."""
+        cmd = [sys.executable, '-m', module, '--ros-args']
+        for key, value in params.items():
+            cmd += ['-p', f'{key}:={value}']
+        log = self.log_dir / f'{name}.log'
+        with open(log, 'wb') as f:
+            proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                    env={**self.env, **(env or {})},
+                                    preexec_fn=_parent_death_signal())
+        self.procs[name] = (proc, log)
+
+    def dead(self) -> Optional[str]:
+        """Name and log tail of a child that exited, or None."""
+        for name, (proc, log) in self.procs.items():
+            if proc.poll() is not None:
+                tail = log.read_text(errors='replace').strip().splitlines()[-5:]
+                return f'{name} exited with status {proc.returncode}: ' + ' | '.join(tail)
+        return None
+
+    def stop_all(self) -> None:
+        """SIGINT every child, wait, then SIGKILL what is left."""
+        for proc, _ in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for proc, _ in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
+    """(model argument for the node, its joint set, note). Only when ``model`` is 'default'
+    and no model is shipped: an untrained tiny model, with a note saying so."""
+    from ..core.checkpoint import load_pose_model, save_checkpoint
+    from ..core.exported import is_exported, load_exported
+    from ..core.resources import resolve_model_files
+
+    try:
+        path, _ = resolve_model_files(model, None)
+    except FileNotFoundError as exc:
+        if model != 'default':
+            raise
+        from ..core.config import ModelConfig
+        from ..core.nets.pose_net import build_pose_net
+        config = ModelConfig(width=16, stacks=1)
+        untrained = scratch / 'untrained.pt'
+        save_checkpoint(untrained, build_pose_net(config), config)
+        return (str(untrained), get_joint_set(config.joint_set),
+                f'no shipped model ({exc}); running an UNTRAINED random-weight model, so '
+                'the joint errors are meaningless')
+    net = load_exported(path, 'pose') if is_exported(path) else load_pose_model(path)[0]
+    return model, get_joint_set(net.config.joint_set), ''
+
+
+def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> int:
+    """Run the demo; 0 on success, 1 when a process failed, 130 on Ctrl-C."""
+    old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    run = DemoRun(config, say)
+    try:
+        return run.run()
+    except (FileNotFoundError, CheckpointError) as exc:
+        say(f'ERROR: cannot use model {config.model!r}: {exc}')
+        return 1
+    except KeyboardInterrupt:
+        say('interrupted: stopping the nodes')
+        return 130
+    finally:
+        run.close()
+        signal.signal(signal.SIGTERM, old_term)
+
+
+class DemoRun:
+    """One demo run: children, listener, timed loop, outputs."""
+
+    def __init__(self, config: DemoConfig, say: Callable[[str], None]) -> None:
+        self.config, self.say = config, say
+        self.out = Path(config.out)
+        (self.out / 'logs').mkdir(parents=True, exist_ok=True)
+        self.domain = domain_id_for(os.getpid())
+        env = {**os.environ, 'ROS_DOMAIN_ID': str(self.domain),
+               'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
+        self.children = Children(env, self.out / 'logs')
+        self.context = self.listener = self.executor = None
+        self.pngs: List[str] = []
+        self.frames_in_start = 0
+        self.elapsed_s = config.seconds
+
+    def run(self) -> int:
+        """Start, wait for the first joints, measure, write the outputs."""
+        with tempfile.TemporaryDirectory() as scratch:
+            model, self.joint_set, note = resolve_demo_model(self.config.model, Path(scratch))
+            if note:
+                self.say(f'NOTE: {note}')
+            self._start(model)
+            if not self._wait_first_joints() or not self._measure():
+                return 1
+        from .demo_report import write_summary
+
+        summary = self._summary(model, note)
+        write_summary(self.out, summary)
+        self.say(f"mean error {summary['error_mm']['mean']} mm, latency p50 "
+                 f"{summary['latency_ms']['p50']} ms; wrote {self.out / 'summary.txt'}, "
+                 f"{self.out / 'summary.json'} and {len(self.pngs)} PNGs")
+        return 0
+
+    def _start(self, model: str) -> None:
+        """The two node processes, then the in-process listener on the same domain."""
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
+
+        from .demo_listener import DemoListener
+
+        self.children.start('depth_source', 'hand_pose_ros.ros.depth_source', {
+            'rate_hz': repr(float(self.config.rate_hz)), 'reliable': 'true',
+            'joint_set': self.joint_set.name,
+            # one 4 s open/close cycle rendered once, then replayed at full rate
+            'loop_frames': str(min(600, int(round(self.config.rate_hz * LOOP_S))))},
+            env={'OMP_NUM_THREADS': '1'})   # the renderer leaves the cores to the network
+        self.children.start('hand_pose_node', 'hand_pose_ros.ros.node', {
+            'model': model, 'device': self.config.device, 'reliable_input': 'true',
+            'min_confidence': '0.0', 'threads': str(max(1, (os.cpu_count() or 2) - 1))})
+        os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+        self.context = rclpy.Context()
+        # Ctrl-C stays a KeyboardInterrupt here, so run_demo's finally stops the children.
+        rclpy.init(context=self.context, domain_id=self.domain,
+                   signal_handler_options=SignalHandlerOptions.NO)
+        self.listener = DemoListener(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.listener)
+        self.say(f'ROS_DOMAIN_ID={self.domain}: started depth_source and hand_pose_node '
+                 f'(logs in {self.out / "logs"}); waiting for the first joints ...')
+
+    def _spin_checked(self) -> bool:
+        """Spin a little; False (with a message) when a child died."""
+        self.executor.spin_once(timeout_sec=0.05)
+        failure = self.children.dead()
+        if failure:
+            self.say(f'ERROR: {failure}')
+        return failure is None
+
+    def _wait_first_joints(self) -> bool:
+        """Until the first prediction matched to ground truth arrives."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.listener.matched:
+            if not self._spin_checked():
+                return False
+            if time.monotonic() > deadline:
+                self.say(f'ERROR: no joints within {STARTUP_TIMEOUT_S:.0f} s')
+                return False
+        return True
+
+    def _measure(self) -> bool:
+        """The timed part: one status line per second and the snapshots."""
+        cfg, listener = self.config, self.listener
+        t0 = time.monotonic()
+        next_line, second = t0 + 1.0, 0
+        shots = [t0 + cfg.seconds * (k + 0.5) / cfg.snapshots for k in range(cfg.snapshots)]
+        listener.matched.clear()
+        listener.estimator_ms.clear()
+        self.frames_in_start = in_last = int(listener.diagnostics.get('frames_in', 0))
+        while second < math.ceil(cfg.seconds):      # one line per (started) second
+            if not self._spin_checked():
+                return False
+            now = time.monotonic()
+            if shots and now >= shots[0] and self._snapshot():
+                shots.pop(0)
+            if now >= next_line:
+                second += 1
+                recent = listener.since(next_line - 1.0)
+                frames_in = int(listener.diagnostics.get('frames_in', 0))
+                self.say(f'{second:3d} s | input {frames_in - in_last:3d} fps | output '
+                         f'{len(recent):3d} fps | latency '
+                         f'{_fmt([m.latency_ms for m in recent])} ms | error '
+                         f'{_fmt([float(m.error_mm.mean()) for m in recent])} mm')
+                in_last, next_line = frames_in, next_line + 1.0
+        self.elapsed_s = time.monotonic() - t0
+        return True
+
+    def _snapshot(self) -> bool:
+        """Write the newest matched frame with its depth as a PNG; False if not possible yet."""
+        from .demo_report import snapshot, write_png
+
+        listener = self.listener
+        if not listener.matched or listener.intrinsics is None:
+            return False
+        frame = listener.matched[-1]
+        depth = listener.depth_for(frame.stamp_ns)
+        if depth is None:
+            return False
+        name = f'frame_{len(self.pngs):02d}.png'
+        write_png(self.out / name, snapshot(depth, listener.intrinsics, frame.pred_mm,
+                                            frame.truth_mm, self.joint_set,
+                                            f'error {frame.error_mm.mean():.1f} mm'))
+        self.pngs.append(name)
+        return True
+
+    def _summary(self, model: str, note: str) -> Dict:
+        """Everything the run measured, JSON-ready (no NaN)."""
+        from .demo_report import percentiles
+
+        cfg, listener, diag = self.config, self.listener, self.listener.diagnostics
+        matched = listener.matched
+        errors = np.array([m.error_mm for m in matched]) if matched else np.zeros((0, 1))
+        rejected = {k.split('.', 1)[1]: int(v) for k, v in diag.items()
+                    if k.startswith('rejected.')}
+        frames_in = int(diag.get('frames_in', 0))
+        return _no_nan({
+            'seconds': round(self.elapsed_s, 2), 'rate_hz': cfg.rate_hz, 'model': model,
+            'model_note': note, 'device': diag.get('device', cfg.device),
+            'ros_domain_id': self.domain, 'frames_in': frames_in,
+            'frames_out': int(diag.get('frames_out', 0)),
+            'dropped_frames': int(diag.get('dropped_frames', 0)), 'rejected': rejected,
+            'input_fps': round((frames_in - self.frames_in_start) / self.elapsed_s, 1),
+            'output_fps': round(len(matched) / self.elapsed_s, 1),
+            'latency_ms': percentiles([m.latency_ms for m in matched]),
+            'estimator_ms_p50': round(float(np.median(listener.estimator_ms)), 1)
+            if listener.estimator_ms else None,
+            'error_mm': {
+                'mean': round(float(errors.mean()), 1) if len(matched) else None,
+                'median': round(float(np.median(errors.mean(1))), 1) if len(matched) else None,
+                'frames': len(matched),
+                'per_joint': {n: round(float(e), 1) for n, e in
+                              zip(self.joint_set.joint_names, errors.mean(0))}
+                if len(matched) else {}},
+            'pngs': self.pngs,
+        })
+
+    def close(self) -> None:
+        """Stop the children and the listener (always)."""
+        import rclpy
+
+        self.children.stop_all()
+        if self.listener is not None:
+            self.listener.destroy_node()
+        if self.context is not None and self.context.ok():
+            rclpy.shutdown(context=self.context)
+
+
+def _fmt(values: List[float]) -> str:
+    """Median of a list as text ('-' when empty)."""
+    return f'{np.median(values):6.1f}' if values else '     -'
+
+
+def _no_nan(value):
+    """NaN -> None throughout a JSON-ready structure."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

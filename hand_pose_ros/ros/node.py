@@ -1,0 +1,234 @@
+"""hand_pose_node: depth Image + CameraInfo in, 3D hand joints out (PoseArray, PointCloud2,
+MarkerArray, optional debug image, diagnostics).
+
+Phases (as yolo_ros): declare and validate parameters, load the model, create publishers,
+subscribe, start the worker. Callbacks only store the newest frame; a worker thread runs the
+estimator (latest frame wins, older unprocessed frames are counted as dropped) and publishes.
+"""
+import sys
+from typing import Dict, List, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+import rclpy
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                              ParameterException)
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from . import conversions as conv
+from .diagnostics import diagnostic_array, PipelineStats, ThrottledWarnings
+from .drawing import debug_patch
+from .markers import delete_all_markers, skeleton_markers
+from .node_params import default_of, descriptor, NodeParams, PARAMETERS, validate, with_changes
+from .pipeline import FramePipeline, FrameResult
+from .worker import LatestSlot, Worker
+from ..core.checkpoint import CheckpointError
+from ..core.estimator import HandPoseEstimator
+
+NODE_NAME = 'hand_pose_node'
+MAX_CAMERA_FRAMES = 16       # CameraInfo kept per frame_id (bounded memory)
+WARN_PERIOD_S = 5.0
+
+
+class StartupError(RuntimeError):
+    """A user-caused start-up failure (parameters, model file); one line, no traceback."""
+
+
+class HandPoseNode(Node):
+    """Translates depth frames to joints with a HandPoseEstimator running on a worker thread."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._worker: Optional[Worker] = None
+        try:
+            self._setup()
+        except BaseException:
+            self.destroy_node()
+            raise
+
+    def _setup(self) -> None:
+        """Declare -> validate -> load the model -> publishers -> subscriptions -> worker."""
+        self.params = self._declare_parameters()
+        problems = validate(self.params)
+        if problems:
+            raise StartupError('invalid parameters: ' + '; '.join(problems))
+        self.pipeline = FramePipeline(self._load_estimator(self.params), self.params)
+        est = self.pipeline.estimator
+        self.joint_set = est.joint_set
+        names = ParameterDescriptor(description='order of the published joints '
+                                    f'({self.joint_set.name}, from the model)', read_only=True)
+        self.declare_parameter('joint_names', list(self.joint_set.joint_names), names,
+                               ignore_override=True)
+        self.stats = PipelineStats()
+        self.warnings = ThrottledWarnings(self.get_logger().warning, WARN_PERIOD_S)
+        self._camera_infos: Dict[str, CameraInfo] = {}
+        self._hand_visible = False
+
+        self.pub_joints = self.create_publisher(PoseArray, '~/joints', 10)
+        self.pub_cloud = self.create_publisher(PointCloud2, '~/joints_cloud', 10)
+        self.pub_markers = self.create_publisher(MarkerArray, '~/markers', 10)
+        self.pub_debug = self.create_publisher(Image, '~/debug_image', 2)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        qos = conv.depth_qos(self.params.reliable_input)
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._slot: LatestSlot = LatestSlot()
+        self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info, qos,
+                                 qos_overriding_options=overrides)
+        self.create_subscription(Image, 'depth/image', self._on_image, qos,
+                                 qos_overriding_options=overrides)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
+        self._worker = Worker(self._slot, self._process, self._on_worker_error)
+        self._worker.start()
+        self.get_logger().info(
+            f'ready: model {getattr(est, "model_path", self.params.model)} '
+            f'({self.joint_set.name}, {self.joint_set.num_joints} joints) on {est.device}; '
+            f'depth range [{self.params.near_m}, {self.params.far_m}] m; '
+            f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS')
+
+    def _declare_parameters(self) -> NodeParams:
+        """Declare every parameter of the table and read them into a NodeParams."""
+        try:
+            for spec in PARAMETERS:
+                self.declare_parameter(spec.name, default_of(spec.name), descriptor(spec))
+        except (InvalidParameterTypeException, InvalidParameterValueException,
+                ParameterException) as exc:
+            raise StartupError(f'invalid parameter: {exc}') from None
+        return NodeParams(**{s.name: self.get_parameter(s.name).value for s in PARAMETERS})
+
+    @staticmethod
+    def _load_estimator(params: NodeParams) -> HandPoseEstimator:
+        """The estimator from the model/localizer/device parameters; StartupError on failure."""
+        localizer = None if params.localizer.lower() == 'none' else params.localizer
+        try:
+            return HandPoseEstimator.from_files(params.model, localizer, device=params.device,
+                                                threads=params.threads or None)
+        except (CheckpointError, FileNotFoundError) as exc:
+            raise StartupError(f'cannot load the model (model={params.model!r}, '
+                               f'localizer={params.localizer!r}): {exc}') from None
+        except ValueError as exc:  # e.g. device 'cuda' without CUDA
+            raise StartupError(f'cannot create the estimator: {exc}') from None
+
+    # --- callbacks: store only -------------------------------------------------------------
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Keep the latest CameraInfo per frame_id."""
+        if msg.header.frame_id not in self._camera_infos and \
+                len(self._camera_infos) >= MAX_CAMERA_FRAMES:
+            self._camera_infos.pop(next(iter(self._camera_infos)))
+        self._camera_infos[msg.header.frame_id] = msg
+
+    def _on_image(self, msg: Image) -> None:
+        """Pair with the latest CameraInfo of the same frame and hand over (newest wins)."""
+        info = self._camera_infos.get(msg.header.frame_id)
+        self.stats.record_input(dropped_previous=self._slot.put((msg, info)))
+
+    def _on_set_parameters(self, changes: List[Parameter]) -> SetParametersResult:
+        """Validate runtime changes as a whole; apply valid ones to the estimator."""
+        ours = [(p.name, p.value) for p in changes if hasattr(self.params, p.name)]
+        if not ours:
+            return SetParametersResult(successful=True)
+        new = with_changes(self.params, ours)
+        problems = validate(new)
+        if not problems:
+            try:
+                self.pipeline.configure(new)
+            except ValueError as exc:
+                problems = [str(exc)]
+        if problems:
+            reason = '; '.join(problems)
+            self.get_logger().warning(f'parameter change refused: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        self.params = new
+        self.get_logger().info('parameters updated: ' + ', '.join(
+            f'{n}={v!r}' for n, v in ours))
+        return SetParametersResult(successful=True)
+
+    # --- worker thread ---------------------------------------------------------------------
+    def _process(self, item) -> None:
+        """Estimate one frame and publish its outputs, or count why it has none."""
+        image, info = item
+        result = self.pipeline.process(image, info)
+        if not self.context.ok():   # shutting down while this frame ran
+            return
+        for key, message in result.notes:
+            self.stats.record_handled(key)
+            self.warnings.warn(key, message)
+        if result.ok:
+            self._publish(image.header, result)
+        else:
+            self.stats.record_rejected(result.reason)
+            self.warnings.warn(result.reason, f'frame skipped ({result.reason}): '
+                               f'{result.message}')
+            if self._hand_visible:
+                self.pub_markers.publish(delete_all_markers(image.header))
+                self._hand_visible = False
+
+    def _publish(self, header: Header, result: FrameResult) -> None:
+        """Publish joints, cloud, markers (and the debug image) stamped with the input header."""
+        pose = result.pose
+        self.pub_joints.publish(conv.pose_array(result.xyz_mm, header))
+        self.pub_cloud.publish(conv.point_cloud(result.xyz_mm, pose.confidence, header))
+        self.pub_markers.publish(skeleton_markers(result.xyz_mm, self.joint_set, header))
+        if self.pipeline.params.publish_debug_image:
+            crop = debug_patch(pose.patch, pose.patch_uv, self.joint_set)
+            self.pub_debug.publish(conv.bgr_image(crop, header))
+        self._hand_visible = True
+        now_ns = self.get_clock().now().nanoseconds
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        self.stats.record_output((now_ns - stamp_ns) / 1e6, pose.timings.get('total', 0.0))
+
+    def _on_worker_error(self, exc: BaseException) -> None:
+        """An unexpected error in one frame: count it, log it (throttled), keep running."""
+        if not self.context.ok():
+            return
+        self.stats.record_rejected('internal_error')
+        self.warnings.warn('internal_error', f'frame failed: {exc.__class__.__name__}: {exc}')
+
+    def _publish_diagnostics(self) -> None:
+        """About 1 Hz: rates, latency percentiles, drops and rejections by reason."""
+        header = Header(stamp=self.get_clock().now().to_msg())
+        est = self.pipeline.estimator
+        extra = {'device': str(est.device), 'model': str(getattr(est, 'model_path', '')),
+                 'joint_set': self.joint_set.name}
+        self.pub_diag.publish(diagnostic_array(
+            self.stats.snapshot(), header, f'{self.get_name()}: hand pose pipeline',
+            str(est.device), extra))
+
+    def destroy_node(self) -> None:
+        """Stop the worker before the node's handles go away."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the node until Ctrl-C or shutdown; 1 with one error line on a start-up failure."""
+    try:
+        with rclpy.init(args=args):
+            try:
+                node = HandPoseNode()
+            except StartupError as exc:
+                rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
+                return 1
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            try:
+                executor.spin()
+            finally:
+                node.destroy_node()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

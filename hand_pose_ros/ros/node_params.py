@@ -1,0 +1,159 @@
+"""hand_pose_node parameters: one table (descriptor, range, unit) and a typed dataclass.
+
+``PARAMETERS`` is the single source of the names, defaults, ranges and descriptions (the
+node declares from it, config/hand_pose.yaml and the README mirror it). ``validate`` holds
+the cross-parameter rules used both at start-up and in the set-parameters callback.
+"""
+from dataclasses import dataclass, fields, replace
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType)
+
+HANDEDNESS = ('right', 'left')
+DEVICES_HELP = "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Typed values of every declared parameter (lengths in the unit named by the suffix)."""
+
+    model: str = 'default'
+    localizer: str = 'default'
+    device: str = 'auto'
+    threads: int = 0
+    near_m: float = 0.1
+    far_m: float = 1.5
+    cube_mm: float = 0.0
+    min_confidence: float = 0.1
+    smoothing: bool = False
+    smoothing_min_cutoff: float = 1.0
+    smoothing_beta: float = 0.0
+    smoothing_d_cutoff: float = 1.0
+    publish_debug_image: bool = False
+    handedness: str = 'right'
+    max_image_pixels: int = 1_500_000
+    reject_nonfinite: bool = False
+    reliable_input: bool = False
+    diagnostics_period_s: float = 1.0
+
+    @property
+    def mirror(self) -> bool:
+        """A left hand is mirrored before the network (the models are trained on right hands)."""
+        return self.handedness == 'left'
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Declaration data of one parameter; the default lives in NodeParams."""
+
+    name: str
+    description: str
+    range: Optional[Tuple[Union[int, float], Union[int, float]]] = None
+    read_only: bool = False
+
+
+PARAMETERS: Tuple[ParamSpec, ...] = (
+    ParamSpec('model', "pose model: a shipped name ('default') or a checkpoint path (.pt)",
+              read_only=True),
+    ParamSpec('localizer', "hand localizer: 'default' (the model's own, if any), 'none', a "
+              'shipped name or a checkpoint path', read_only=True),
+    ParamSpec('device', 'inference device: ' + DEVICES_HELP, read_only=True),
+    ParamSpec('threads', 'CPU threads of the network (torch intra-op, process-wide); 0 = '
+              "torch's default (one per core)", (0, 256), read_only=True),
+    ParamSpec('near_m', 'nearest depth considered part of the hand (m)', (0.0, 10.0)),
+    ParamSpec('far_m', 'farthest depth considered part of the hand (m); must exceed near_m',
+              (0.01, 20.0)),
+    ParamSpec('cube_mm', "edge of the 3D crop cube around the hand (mm); 0 = the model's own",
+              (0.0, 1000.0)),
+    ParamSpec('min_confidence', 'publish a frame only when the mean joint confidence (0..1) '
+              'reaches this; otherwise it counts as low_confidence', (0.0, 1.0)),
+    ParamSpec('smoothing', 'One-Euro temporal smoothing of the joints, driven by header stamps'),
+    ParamSpec('smoothing_min_cutoff', 'One-Euro minimum cut-off frequency (Hz): lower = '
+              'smoother at rest, more lag', (0.01, 100.0)),
+    ParamSpec('smoothing_beta', 'One-Euro speed coefficient (Hz per mm/s): higher = less lag '
+              'in fast motion', (0.0, 1.0)),
+    ParamSpec('smoothing_d_cutoff', 'One-Euro cut-off frequency of the speed estimate (Hz)',
+              (0.01, 100.0)),
+    ParamSpec('publish_debug_image', 'publish ~/debug_image: the network crop with the '
+              'predicted skeleton (bgr8)'),
+    ParamSpec('handedness', "'right' or 'left': a left hand is mirrored before the network "
+              'and its joints mirrored back'),
+    ParamSpec('max_image_pixels', 'larger frames are decimated (odd stride, intrinsics '
+              'scaled) to at most this many pixels before processing', (4096, 100_000_000)),
+    ParamSpec('reject_nonfinite', 'true: drop any 32FC1 frame with NaN/inf pixels; false: '
+              'treat them as missing depth (REP 117) and drop only frames with none finite'),
+    ParamSpec('reliable_input', 'subscribe with RELIABLE instead of BEST_EFFORT (sensor-data) '
+              'QoS, e.g. for recorded bags and tests', read_only=True),
+    ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),
+              read_only=True),
+)
+SPECS: Dict[str, ParamSpec] = {s.name: s for s in PARAMETERS}
+DEFAULTS = NodeParams()
+
+_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+          float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+
+
+def default_of(name: str) -> Any:
+    """Default value of a parameter (from NodeParams)."""
+    return getattr(DEFAULTS, name)
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """The ParameterDescriptor of one parameter (type, description, range, read_only)."""
+    value = default_of(spec.name)
+    desc = ParameterDescriptor(name=spec.name, type=_TYPES[type(value)],
+                               description=spec.description, read_only=spec.read_only)
+    if spec.range is not None and isinstance(value, float):
+        desc.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.range[0]), to_value=float(spec.range[1]), step=0.0)]
+    elif spec.range is not None:
+        desc.integer_range = [IntegerRange(
+            from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=1)]
+    return desc
+
+
+def validate(params: NodeParams) -> List[str]:
+    """Problems with a full parameter set (empty when valid); each names expected vs found."""
+    problems = []
+    for spec in PARAMETERS:
+        value = getattr(params, spec.name)
+        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+            problems.append(f'{spec.name} must be in [{spec.range[0]}, {spec.range[1]}], '
+                            f'found {value}')
+    if params.near_m >= params.far_m:
+        problems.append(f'need near_m < far_m, found near_m={params.near_m} and '
+                        f'far_m={params.far_m}')
+    if params.handedness not in HANDEDNESS:
+        problems.append(f'handedness must be one of {HANDEDNESS}, found {params.handedness!r}')
+    if not params.model:
+        problems.append('model must name a shipped model or a checkpoint path, found ""')
+    return problems
+
+
+def with_changes(params: NodeParams, changes: Iterable[Tuple[str, Any]]) -> NodeParams:
+    """``params`` with (name, value) pairs applied; unknown names raise KeyError."""
+    known = {f.name for f in fields(NodeParams)}
+    updates = {}
+    for name, value in changes:
+        if name not in known:
+            raise KeyError(name)
+        updates[name] = value
+    return replace(params, **updates)
+
+
+def markdown_table() -> str:
+    """The parameter table for the README (name, type, default, range, description)."""
+    rows = ['| name | type | default | range | description |', '|---|---|---|---|---|']
+    for spec in PARAMETERS:
+        value = default_of(spec.name)
+        rng = f'[{spec.range[0]}, {spec.range[1]}]' if spec.range else ''
+        ro = ' (read-only)' if spec.read_only else ''
+        kind = {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(value)]
+        shown = str(value).lower() if isinstance(value, bool) else value
+        rows.append(f'| `{spec.name}` | {kind} | `{shown}` | {rng} | '
+                    f'{spec.description}{ro} |')
+    rows.append('| `joint_names` | string[] | from the model | | joint order of ~/joints, '
+                '~/joints_cloud and ~/markers (read-only) |')
+    return '\n'.join(rows)

@@ -1,0 +1,1 @@
+"""launch_pytest tests of launch/camera.launch.py (need a ROS 2 distribution)."""

@@ -1,0 +1,49 @@
+"""RViz markers and skeleton drawings: one sphere per joint in finger colours, bones, DELETEALL."""
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy', reason='needs rclpy (pip install .[ros] or a sourced ROS 2)')
+pytestmark = pytest.mark.ros
+
+from std_msgs.msg import Header  # noqa: E402, I202
+from visualization_msgs.msg import Marker  # noqa: E402
+
+from hand_pose_ros.core.skeleton import ICVL16, NYU14  # noqa: E402
+from hand_pose_ros.ros.drawing import debug_patch, depth_to_bgr, draw_skeleton  # noqa: E402
+from hand_pose_ros.ros.markers import delete_all_markers, skeleton_markers  # noqa: E402
+
+
+@pytest.mark.parametrize('joint_set', [ICVL16, NYU14])
+def test_skeleton_markers(joint_set):
+    header = Header(frame_id='cam')
+    xyz = np.random.default_rng(0).uniform(-50, 50, (joint_set.num_joints, 3)) + [0, 0, 400]
+    markers = skeleton_markers(xyz, joint_set, header).markers
+    spheres = [m for m in markers if m.type == Marker.SPHERE]
+    assert [m.id for m in spheres] == list(range(joint_set.num_joints))
+    assert all(m.header.frame_id == 'cam' for m in markers)
+    assert spheres[3].pose.position.z == pytest.approx(xyz[3, 2] / 1e3)   # metres
+    for j, m in enumerate(spheres):
+        assert (m.color.r, m.color.g, m.color.b) == pytest.approx(joint_set.color(j))
+    (bones,) = [m for m in markers if m.type == Marker.LINE_LIST]
+    assert len(bones.points) == 2 * len(joint_set.bones) == len(bones.colors)
+    with pytest.raises(ValueError, match=r'\(16, 3\)'):
+        skeleton_markers(np.zeros((3, 3)), ICVL16, header)
+
+
+def test_delete_all():
+    (marker,) = delete_all_markers(Header(frame_id='cam')).markers
+    assert marker.action == Marker.DELETEALL and marker.header.frame_id == 'cam'
+
+
+def test_drawings_are_bgr_with_the_skeleton():
+    depth = np.zeros((48, 64), np.float32)
+    depth[10:30, 20:40] = 400
+    bgr = depth_to_bgr(depth, 100, 1500)
+    assert bgr.shape == (48, 64, 3) and bgr.dtype == np.uint8 and bgr[0, 0].sum() == 0
+    uv = np.stack([np.linspace(5, 60, 16), np.linspace(5, 40, 16)], -1)
+    before = bgr.copy()
+    draw_skeleton(bgr, uv, ICVL16)
+    assert (bgr != before).any()
+    patch = np.ones((32, 32), np.float32)
+    out = debug_patch(patch, uv / 2, ICVL16, scale=2)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8 and out.any()

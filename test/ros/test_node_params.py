@@ -1,0 +1,66 @@
+"""Parameter table, descriptors and cross-parameter validation (no spinning)."""
+from dataclasses import fields, replace
+
+import pytest
+
+pytest.importorskip('rclpy', reason='needs rclpy (pip install .[ros] or a sourced ROS 2)')
+pytestmark = pytest.mark.ros
+
+from rcl_interfaces.msg import ParameterType  # noqa: E402, I202
+import yaml  # noqa: E402
+
+from hand_pose_ros.core.resources import find_resource  # noqa: E402
+from hand_pose_ros.ros.node_params import (DEFAULTS, descriptor, markdown_table,  # noqa: E402
+                                           NodeParams, PARAMETERS, validate, with_changes)
+
+
+def test_every_field_has_a_described_parameter():
+    assert [s.name for s in PARAMETERS] == [f.name for f in fields(NodeParams)]
+    for spec in PARAMETERS:
+        desc = descriptor(spec)
+        assert desc.description and desc.name == spec.name
+        value = getattr(DEFAULTS, spec.name)
+        if isinstance(value, float) and not isinstance(value, bool):
+            assert desc.type == ParameterType.PARAMETER_DOUBLE
+            assert desc.floating_point_range, f'{spec.name} needs a range'
+        if isinstance(value, int) and not isinstance(value, bool):
+            assert desc.integer_range, f'{spec.name} needs a range'
+    for name in ('model', 'localizer', 'device', 'reliable_input'):
+        assert descriptor(next(s for s in PARAMETERS if s.name == name)).read_only
+    assert validate(DEFAULTS) == []
+
+
+@pytest.mark.parametrize('changes,message', [
+    ({'near_m': 1.0, 'far_m': 0.5}, 'near_m < far_m'),
+    ({'near_m': 1.5}, 'near_m < far_m'),
+    ({'handedness': 'both'}, 'handedness must be one of'),
+    ({'min_confidence': 1.5}, 'min_confidence must be in'),
+    ({'max_image_pixels': 10}, 'max_image_pixels must be in'),
+    ({'model': ''}, 'model must name'),
+])
+def test_invalid_values_are_refused_with_a_reason(changes, message):
+    problems = validate(replace(DEFAULTS, **changes))
+    assert any(message in p for p in problems), problems
+
+
+def test_with_changes_and_mirror():
+    left = with_changes(DEFAULTS, [('handedness', 'left'), ('near_m', 0.2)])
+    assert left.mirror and left.near_m == 0.2 and not DEFAULTS.mirror
+    with pytest.raises(KeyError):
+        with_changes(DEFAULTS, [('no_such', 1)])
+
+
+def test_shipped_yaml_matches_the_table():
+    with open(find_resource('config/hand_pose.yaml'), encoding='utf-8') as f:
+        params = yaml.safe_load(f)['hand_pose_node']['ros__parameters']
+    assert set(params) == {s.name for s in PARAMETERS}
+    for name, value in params.items():
+        default = getattr(DEFAULTS, name)
+        assert type(value) is type(default) and value == default, name
+
+
+def test_markdown_table_lists_every_parameter():
+    table = markdown_table()
+    for spec in PARAMETERS:
+        assert f'`{spec.name}`' in table
+    assert '`joint_names`' in table

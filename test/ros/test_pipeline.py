@@ -1,0 +1,144 @@
+"""One frame through the node's pipeline, in-process: every bad input gives its reason and
+the next good frame is processed; confidence gate, smoothing, handedness, 4K frames."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('rclpy', reason='needs rclpy (pip install .[ros] or a sourced ROS 2)')
+pytestmark = pytest.mark.ros
+
+from builtin_interfaces.msg import Time  # noqa: E402, I100, I202
+from std_msgs.msg import Header  # noqa: E402
+
+from hand_pose_ros.core.camera import Intrinsics  # noqa: E402
+from hand_pose_ros.core.config import ModelConfig  # noqa: E402
+from hand_pose_ros.core.estimator import HandPoseEstimator  # noqa: E402
+from hand_pose_ros.core.nets.pose_net import build_pose_net  # noqa: E402
+from hand_pose_ros.ros import conversions as conv  # noqa: E402
+from hand_pose_ros.ros.node_params import NodeParams  # noqa: E402
+from hand_pose_ros.ros.pipeline import FramePipeline  # noqa: E402
+from test.conftest import blob_frame  # noqa: E402
+
+INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
+PARAMS = NodeParams(min_confidence=0.0)
+
+
+@pytest.fixture(scope='module')
+def pipeline():
+    threads = torch.get_num_threads()   # one thread: no OpenMP spinning on a busy 2-core box
+    torch.manual_seed(0)
+    config = ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32, hourglass_depth=3)
+    est = HandPoseEstimator(build_pose_net(config), device='cpu', optimize='none', threads=1)
+    yield FramePipeline(est, PARAMS)
+    torch.set_num_threads(threads)
+
+
+def header(t_s: float = 0.0, frame_id: str = 'cam') -> Header:
+    return Header(stamp=Time(sec=int(t_s), nanosec=int((t_s % 1) * 1e9)), frame_id=frame_id)
+
+
+def good(t_s: float = 0.0):
+    h = header(t_s)
+    return conv.depth_image(blob_frame(center=(170, 110), depth=450.0), h), \
+        conv.camera_info(INTR, h)
+
+
+def bad_cases():
+    """(name, image, camera info, expected reason) for every malformed input."""
+    image, info = good()
+    depth = blob_frame(center=(170, 110), depth=450.0)
+    zero_fx = conv.camera_info(INTR, header())
+    zero_fx.k[0] = 0.0
+    small_info = conv.camera_info(Intrinsics(241.42, 241.42, 80.0, 60.0, 160, 120), header())
+    nan_m = np.full((240, 320), np.nan, '<f4')
+    return [
+        ('encoding', replace_msg(image, encoding='bgr8'), info, 'unsupported_encoding'),
+        ('step', replace_msg(image, step=320), info, 'step_too_small'),
+        ('short', replace_msg(image, data=bytes(image.data)[:-2]), info, 'data_too_short'),
+        ('zero_w', replace_msg(image, width=0), info, 'empty_image'),
+        ('zero_h', replace_msg(image, height=0), info, 'empty_image'),
+        ('all_zero', conv.depth_image(np.zeros((240, 320)), header()), info, 'all_zero_depth'),
+        ('all_nan', replace_msg(image, encoding='32FC1', step=1280, data=nan_m.tobytes()), info,
+         'nonfinite_depth'),
+        ('no_info', image, None, 'no_camera_info'),
+        ('fx0', image, zero_fx, 'invalid_camera_info'),
+        ('size', image, small_info, 'camera_info_size_mismatch'),
+        ('far', conv.depth_image(np.where(depth > 0, 3000, 0), header()), info, 'no_hand'),
+    ]
+
+
+def replace_msg(msg, **changes):
+    out = type(msg)(header=msg.header, height=msg.height, width=msg.width,
+                    encoding=msg.encoding, is_bigendian=msg.is_bigendian, step=msg.step,
+                    data=bytes(msg.data))
+    for k, v in changes.items():
+        setattr(out, k, v)
+    return out
+
+
+def test_every_bad_input_is_rejected_and_the_next_good_frame_is_processed(pipeline):
+    for name, image, info, reason in bad_cases():
+        result = pipeline.process(image, info)
+        assert not result.ok and result.reason == reason, (name, result)
+        assert result.message
+        after = pipeline.process(*good())
+        assert after.ok, (name, after.reason, after.message)
+        assert after.xyz_mm.shape == (16, 3) and np.isfinite(after.xyz_mm).all()
+
+
+def test_nonfinite_policy_and_big_endian(pipeline):
+    depth_m = blob_frame(center=(170, 110), depth=450.0) / 1e3
+    depth_m[depth_m == 0] = np.nan
+    h = header()
+    msg = conv.Image(header=h, height=240, width=320, encoding='32FC1', is_bigendian=1,
+                     step=1280, data=depth_m.astype('>f4').tobytes())
+    result = pipeline.process(msg, conv.camera_info(INTR, h))
+    assert result.ok and {k for k, _ in result.notes} == {'big_endian', 'nonfinite_as_missing'}
+    pipeline.configure(replace(PARAMS, reject_nonfinite=True))
+    try:
+        assert pipeline.process(msg, conv.camera_info(INTR, h)).reason == 'nonfinite_depth'
+    finally:
+        pipeline.configure(PARAMS)
+
+
+def test_confidence_gate(pipeline):
+    pipeline.configure(replace(PARAMS, min_confidence=1.0))
+    try:
+        result = pipeline.process(*good())
+        assert result.reason == 'low_confidence' and 'below min_confidence' in result.message
+    finally:
+        pipeline.configure(PARAMS)
+
+
+def test_4k_frame_is_processed_downscaled(pipeline):
+    big = Intrinsics(1500.0, 1500.0, 1919.5, 1079.5, 3840, 2160)
+    depth = np.zeros((2160, 3840), np.float32)
+    vv, uu = np.ogrid[:2160, :3840]
+    depth[(uu - 2000) ** 2 + (vv - 1000) ** 2 < 150 ** 2] = 450
+    h = header()
+    result = pipeline.process(conv.depth_image(depth, h), conv.camera_info(big, h))
+    assert result.ok and [k for k, _ in result.notes] == ['downscaled']
+    assert abs(result.pose.center[2] - 450) < 60      # the hand is found at its true depth
+
+
+def test_left_hand_mirrors_and_smoothing_follows_stamps(pipeline):
+    right = pipeline.process(*good()).xyz_mm
+    pipeline.configure(replace(PARAMS, handedness='left'))
+    try:
+        assert pipeline.estimator.mirror
+        left = pipeline.process(*good()).xyz_mm
+        assert not np.allclose(left, right)   # a random net is not mirror-symmetric
+    finally:
+        pipeline.configure(PARAMS)
+    pipeline.configure(replace(PARAMS, smoothing=True, smoothing_min_cutoff=0.01))
+    try:
+        first = pipeline.process(*good(10.0)).xyz_mm
+        moved = blob_frame(center=(200, 130), depth=500.0)
+        h = header(10.05)
+        raw = pipeline.process(conv.depth_image(moved, h), conv.camera_info(INTR, h))
+        # heavy smoothing keeps the output near the first pose, not the new raw estimate
+        assert np.abs(raw.xyz_mm - first).max() < np.abs(raw.pose.xyz - first).max()
+    finally:
+        pipeline.configure(PARAMS)

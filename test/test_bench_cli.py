@@ -1,0 +1,123 @@
+"""`hand-pose bench` and `hand-pose export` on tiny checkpoints: figures present, no timing."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hand_pose_ros.benchmark import dds, stages
+from hand_pose_ros.benchmark.models import random_networks
+from hand_pose_ros.cli import main
+from hand_pose_ros.core.checkpoint import save_checkpoint
+from hand_pose_ros.core.estimator import HandPoseEstimator
+from hand_pose_ros.core.exported import onnxruntime_available
+from hand_pose_ros.core.nets.localizer import Localizer
+from hand_pose_ros.core.nets.pose_net import PoseNet
+
+QUICK = ['--frames', '2', '--runs', '1', '--warmup', '0']
+
+
+@pytest.fixture
+def tiny_ckpt(tmp_path, tiny_config, tiny_localizer_config):
+    """A random tiny pose net with its localizer beside it (``<stem>_localizer.pt``)."""
+    torch.manual_seed(0)
+    path = tmp_path / 'tiny.pt'
+    save_checkpoint(path, PoseNet(tiny_config), tiny_config)
+    save_checkpoint(tmp_path / 'tiny_localizer.pt', Localizer(tiny_localizer_config),
+                    tiny_localizer_config)
+    return path
+
+
+def _bench_json(capsys, *argv) -> dict:
+    assert main(['bench', '--json'] + QUICK + list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_bench_json_has_every_stage_and_the_model_size(tiny_ckpt, capsys):
+    r = _bench_json(capsys, '--model', str(tiny_ckpt), '--no-node', '--precision', 'fp32')
+    assert set(r['stages_ms']) == set(stages.STAGES)
+    for key in ('com', 'localizer', 'crop', 'pose_net', 'decode'):
+        assert r['stages_ms'][key] > 0
+    assert r['estimator_ms'] > 0 and r['estimator_fps'] == pytest.approx(1e3 / r['estimator_ms'])
+    assert r['networks']['pose']['gflops'] > 0 and r['networks']['localizer']['params'] > 0
+    assert r['gflops'] == pytest.approx(r['networks']['pose']['gflops']
+                                        + r['networks']['localizer']['gflops'])
+    assert (r['precision'], r['backend'], r['device']) == ('fp32', 'torch', 'cpu')
+    assert r['node'] == {'status': 'skipped', 'reason': '--no-node'}
+    assert r['model_files']['pose'] == str(tiny_ckpt)
+    for key in ('image_conversion', 'message_building'):   # null only with a reason
+        assert r['stages_ms'][key] is not None or key in r['notes']
+
+
+def test_bench_text_names_every_stage(tiny_ckpt, capsys):
+    assert main(['bench', '--model', str(tiny_ckpt), '--no-node', '--localizer', 'none']
+                + QUICK) == 0
+    out = capsys.readouterr().out
+    for key in stages.STAGES:
+        assert key in out
+    assert 'estimator per frame' in out and 'node end to end      skipped' in out
+
+
+def test_missing_conversions_are_null_with_a_reason(tiny_ckpt, icvl, monkeypatch):
+    monkeypatch.setattr(stages, '_conversions', lambda: (None, 'no ros here'))
+    est = HandPoseEstimator.from_files(str(tiny_ckpt), device='cpu', precision='fp32')
+    frames, intr, _ = stages.bench_frames(2)
+    values, why = stages.time_conversions(est, frames, intr, 0, 1)
+    assert values == {'image_conversion': None, 'message_building': None}
+    assert why['image_conversion'] == 'no ros here'
+
+
+def test_missing_node_is_skipped_with_the_reason(monkeypatch, tmp_path, icvl):
+    monkeypatch.setattr(dds, 'node_available', lambda: 'rclpy is not installed')
+    frames = [np.zeros((240, 320), np.float32)]
+    r = dds.measure_node(tmp_path / 'x.pt', None, frames, icvl.intrinsics, {})
+    assert r == {'status': 'skipped', 'reason': 'rclpy is not installed'}
+
+
+def test_bad_model_exits_2_with_one_message(tmp_path, capsys):
+    assert main(['bench', '--no-node', '--model', str(tmp_path / 'missing.pt')] + QUICK) == 2
+    assert 'missing.pt' in capsys.readouterr().err
+    assert main(['bench', '--no-node', '--model', 'nosuch-random'] + QUICK) == 2
+    assert 'config/models/nosuch.yaml' in capsys.readouterr().err
+
+
+def test_random_networks_follow_the_model_config():
+    pose, loc = random_networks('compact')
+    assert pose.config.width == 32 and loc.config.width == 16
+    again, _ = random_networks('compact')
+    assert torch.equal(next(pose.parameters()), next(again.parameters()))
+
+
+@pytest.mark.parametrize('fmt, suffix', [
+    pytest.param('onnx', '.onnx', marks=pytest.mark.skipif(
+        not onnxruntime_available(), reason='onnxruntime is not installed')),
+    ('torchscript', '.ts')])
+def test_export_writes_both_networks_and_they_load(tiny_ckpt, tmp_path, capsys, fmt, suffix):
+    out = tmp_path / 'out' / f'hand{suffix}'
+    assert main(['export', '--format', fmt, '--model', str(tiny_ckpt), '--out', str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and 'max |exported - eager|' in printed
+    est = HandPoseEstimator.from_files(str(out), device='cpu')
+    assert est.localizer_path == out.with_name(f'hand_localizer{suffix}')
+    assert est.precision == 'fp32'
+
+
+def test_export_refuses_a_wrong_suffix(tiny_ckpt, tmp_path, capsys):
+    assert main(['export', '--format', 'onnx', '--model', str(tiny_ckpt),
+                 '--out', str(tmp_path / 'hand.pt')]) == 2
+    assert 'must end in .onnx' in capsys.readouterr().err
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_bench_measures_the_node_over_dds(tiny_ckpt, capsys):
+    reason = dds.node_available()
+    if reason is not None:
+        pytest.skip(reason)
+    r = _bench_json(capsys, '--model', str(tiny_ckpt), '--node-frames', '3',
+                    '--precision', 'fp32')
+    node = r['node']
+    assert node['status'] == 'ok', node
+    assert node['frames'] == 3 and node['lost'] == 0
+    assert node['ratio'] == pytest.approx(node['end_to_end_ms'] / r['estimator_ms'])
+    assert node['parameters']['min_confidence'] == '0.0'
