@@ -64,7 +64,8 @@ def snapshot(depth_mm: np.ndarray, intr: Intrinsics, pred_mm: np.ndarray,
 
 
 def write_png(path: Path, bgr: np.ndarray) -> Path:
-    """Write a PNG; OSError when OpenCV cannot."""
+    """Write a PNG (creating its folder); OSError when OpenCV cannot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), bgr):
         raise OSError(f'cannot write {path}')
     return path

@@ -27,7 +27,7 @@ from .diagnostics import diagnostic_array, PipelineStats, ThrottledWarnings
 from .drawing import debug_patch
 from .markers import delete_all_markers, skeleton_markers
 from .node_params import default_of, descriptor, NodeParams, PARAMETERS, validate, with_changes
-from .pipeline import FramePipeline, FrameResult
+from .pipeline import FramePipeline, FrameResult, warm_up
 from .worker import LatestSlot, Worker
 from ..core.checkpoint import CheckpointError
 from ..core.estimator import HandPoseEstimator
@@ -61,6 +61,7 @@ class HandPoseNode(Node):
             raise StartupError('invalid parameters: ' + '; '.join(problems))
         self.pipeline = FramePipeline(self._load_estimator(self.params), self.params)
         est = self.pipeline.estimator
+        warm_ms = warm_up(est)
         self.joint_set = est.joint_set
         names = ParameterDescriptor(description='order of the published joints '
                                     f'({self.joint_set.name}, from the model)', read_only=True)
@@ -92,7 +93,8 @@ class HandPoseNode(Node):
             f'ready: model {getattr(est, "model_path", self.params.model)} '
             f'({self.joint_set.name}, {self.joint_set.num_joints} joints) on {est.device}; '
             f'depth range [{self.params.near_m}, {self.params.far_m}] m; '
-            f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS')
+            f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS; '
+            f'warm-up frame {warm_ms:.0f} ms')
 
     def _declare_parameters(self) -> NodeParams:
         """Declare every parameter of the table and read them into a NodeParams."""

@@ -38,7 +38,9 @@ def round_cone_depth(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch
     and squaring gives s = -g1 / (2 g2) +- |beta1| sqrt(g1^2 - 4 g0 g2) / (2 |g2| sqrt(h)),
     h = |d|^2 (|e|^2 - dr^2). Every candidate with g >= 0 is a real surface point, so the
     minimum over {0, 1, the root clamped to [0, 1]} is the exact first hit (of the two
-    roots only the one with sign(g1 + 2 g2 s) = sign(beta1) solves the unsquared equation).
+    roots only the one with sign(g1 + 2 g2 s) = sign(beta1) solves the unsquared equation;
+    where g2 >= 0 the depth is concave in s and the ends win). Misses give NaN square roots,
+    which fmin skips.
     """
     e = b - a
     dr = rb - ra
@@ -48,25 +50,22 @@ def round_cone_depth(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch
     k0 = (a * a).sum(-1)[..., None, None] - ra_ * ra_
     k1 = 2.0 * ((a * e).sum(-1)[..., None, None] - ra_ * dr_)
     k2 = (e * e).sum(-1)[..., None, None] - dr_ * dr_
-    dd = x * x + y * y + 1.0                                   # |d|^2 (h, w)
-    beta0 = x * ax + y * ay + az                               # (..., h, w)
-    beta1 = x * ex + y * ey + ez
-    g0 = beta0 * beta0 - dd * k0
-    g1 = 2.0 * beta0 * beta1 - dd * k1
-    g2 = beta1 * beta1 - dd * k2
-    h = (dd * k2).clamp_min(_EPS)
-    disc = (g1 * g1 - 4.0 * g0 * g2).clamp_min(0.0)
-    g2_safe = torch.where(g2.abs() < _EPS, torch.full_like(g2, -_EPS), g2)
-    # The squared equation's true root has sign(g1 + 2 g2 s) = sign(beta1): one candidate.
-    spread = disc.sqrt() * beta1 / (2.0 * g2_safe * h.sqrt())
-    critical = (spread - g1 / (2.0 * g2_safe)).clamp(0.0, 1.0)
-    best = None
-    for s in (critical, 0.0, 1.0):
-        g = g0 + s * (g1 + s * g2)
-        z = (beta0 + s * beta1 - g.clamp_min(0.0).sqrt()) / dd
-        z = torch.where((g >= 0.0) & (z > NEAR_CLIP_MM), z, float('inf'))
-        best = z if best is None else torch.minimum(best, z)
-    return best
+    # Per-pixel terms; small (..., 1, w) + (..., h, 1) parts are added once to go full size.
+    dd = (x * x + 1.0) + y * y                                 # |d|^2
+    beta0 = (x * ax + az) + y * ay
+    beta1 = (x * ex + ez) + y * ey
+    g0 = torch.addcmul(dd * -k0, beta0, beta0)
+    g1 = torch.addcmul(dd * -k1, beta0, beta1, value=2.0)
+    g2 = torch.addcmul(dd * -k2, beta1, beta1)
+    # Critical point; NaN (no real root, degenerate sphere) drops the candidate via fmin.
+    root = torch.addcmul(g1 * g1, g0, g2, value=-4.0).sqrt_().mul_(beta1).div_((dd * k2).sqrt_())
+    s = root.sub_(g1).div_(g2.clamp_max(-_EPS).mul_(2.0)).clamp_(0.0, 1.0)
+    near = torch.addcmul(g1, s, g2).mul_(s).add_(g0).sqrt_()   # sqrt(g(s))
+    near = torch.addcmul(beta0, s, beta1).sub_(near)
+    near = torch.fmin(near, beta0 - g0.sqrt())                 # s = 0
+    near = torch.fmin(near, (beta0 + beta1).sub_((g0 + g1).add_(g2).sqrt_()))  # s = 1
+    z = near.div_(dd)
+    return torch.where(z > NEAR_CLIP_MM, z, float('inf'))     # NaN (missed) -> inf
 
 
 def ellipsoid_depth(x: torch.Tensor, y: torch.Tensor, centre: torch.Tensor,

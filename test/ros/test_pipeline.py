@@ -18,7 +18,7 @@ from hand_pose_ros.core.estimator import HandPoseEstimator  # noqa: E402
 from hand_pose_ros.core.nets.pose_net import build_pose_net  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.node_params import NodeParams  # noqa: E402
-from hand_pose_ros.ros.pipeline import FramePipeline  # noqa: E402
+from hand_pose_ros.ros.pipeline import FramePipeline, warm_up  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
@@ -142,3 +142,7 @@ def test_left_hand_mirrors_and_smoothing_follows_stamps(pipeline):
         assert np.abs(raw.xyz_mm - first).max() < np.abs(raw.pose.xyz - first).max()
     finally:
         pipeline.configure(PARAMS)
+
+
+def test_warm_up_runs_the_whole_estimator(pipeline):
+    assert warm_up(pipeline.estimator, runs=1) > 0
