@@ -38,9 +38,8 @@ def round_cone_depth(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch
     and squaring gives s = -g1 / (2 g2) +- |beta1| sqrt(g1^2 - 4 g0 g2) / (2 |g2| sqrt(h)),
     h = |d|^2 (|e|^2 - dr^2). Every candidate with g >= 0 is a real surface point, so the
     minimum over {0, 1, the root clamped to [0, 1]} is the exact first hit (of the two
-    roots only the one with sign(g1 + 2 g2 s) = sign(beta1) solves the unsquared equation;
-    where g2 >= 0 the depth is concave in s and the ends win). Misses give NaN square roots,
-    which fmin skips.
+    roots only the one with sign(g1 + 2 g2 s) = sign(beta1) solves the unsquared equation).
+    Misses give NaN square roots, which fmin skips.
     """
     e = b - a
     dr = rb - ra
@@ -59,7 +58,7 @@ def round_cone_depth(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch
     g2 = torch.addcmul(dd * -k2, beta1, beta1)
     # Critical point; NaN (no real root, degenerate sphere) drops the candidate via fmin.
     root = torch.addcmul(g1 * g1, g0, g2, value=-4.0).sqrt_().mul_(beta1).div_((dd * k2).sqrt_())
-    s = root.sub_(g1).div_(g2.clamp_max(-_EPS).mul_(2.0)).clamp_(0.0, 1.0)
+    s = root.sub_(g1).div_(g2 * 2.0).clamp_(0.0, 1.0)
     near = torch.addcmul(g1, s, g2).mul_(s).add_(g0).sqrt_()   # sqrt(g(s))
     near = torch.addcmul(beta0, s, beta1).sub_(near)
     near = torch.fmin(near, beta0 - g0.sqrt())                 # s = 0

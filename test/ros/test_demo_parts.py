@@ -54,7 +54,8 @@ def test_snapshot_and_summary(tmp_path):
     xyz = np.column_stack([np.linspace(-20, 20, 16), np.linspace(-20, 20, 16),
                            np.full(16, 400.0)])
     img = snapshot(depth, INTR, xyz + 5, xyz, ICVL16, 'error 5 mm')
-    assert img.shape == (120, 160, 3) and img.dtype == np.uint8
+    # the frame, and beside it the hand enlarged to the frame height
+    assert img.shape == (120, 160 + 120, 3) and img.dtype == np.uint8
     summary = _no_nan({
         'seconds': 3.0, 'rate_hz': 10.0, 'model': 'm.pt', 'model_note': '', 'device': 'cpu',
         'ros_domain_id': 101, 'frames_in': 30, 'frames_out': 28, 'dropped_frames': 2,
