@@ -29,6 +29,8 @@ from ..core.skeleton import FROM_HAND22, get_joint_set
 
 _NUM_RANDOMS = NUM_HAND_RANDOMS + NUM_SCENE_RANDOMS + NUM_SENSOR_RANDOMS
 _DEVICE_SEED_OFFSET = 0x9E3779B9  # decorrelates the pixel-noise stream from the pose stream
+_CPU_CHUNK_PIXELS = 2_500_000      # pixels per rendered chunk (320x240: 32 frames)
+_CUDA_CHUNK_PIXELS = 1 << 25       # (320x240: 436 frames, about 2 GB of temporaries)
 
 
 @dataclass
@@ -55,7 +57,7 @@ class SyntheticGenerator:
                  shape: Optional[HandShape] = None,
                  scene: Optional[SceneConfig] = None,
                  skeleton: Optional[HandSkeleton] = None,
-                 chunk: int = 64):
+                 chunk: Optional[int] = None):
         self.intrinsics = intrinsics
         self.joint_set = get_joint_set(joint_set)
         self.device = torch.device(device)
@@ -65,7 +67,9 @@ class SyntheticGenerator:
         self.shape = shape or HandShape()
         self.scene = scene or SceneConfig()
         self.skeleton = skeleton or default_skeleton()
-        self.chunk = chunk                      # frames rendered at once (memory vs speed)
+        # Frames rendered at once: on CPU small enough for the temporaries to stay in cache.
+        budget = _CUDA_CHUNK_PIXELS if self.device.type == 'cuda' else _CPU_CHUNK_PIXELS
+        self.chunk = chunk or max(1, budget // (intrinsics.width * intrinsics.height))
         self._ids = list(FROM_HAND22[self.joint_set.name])
         self._icvl = list(FROM_HAND22['icvl16'])
         self._cpu, self._dev = self._generators(seed)

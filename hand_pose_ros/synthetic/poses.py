@@ -5,6 +5,8 @@ ignore it (pointing, counting). Global rotations mix two modes: "frontal" (palm 
 camera, fingers upwards within +-frontal_roll_deg, tilt up to frontal_tilt_deg: a user raising
 a hand in front of a camera, the setting of ICVL and of a robot's teleoperator) and "any"
 (palm or back towards the camera, in-plane rotation all around, tilt up to any_tilt_deg).
+In both, the fingers point away from the camera by at most away_max_deg, so the forearm does
+not reach towards the camera (a user faces the camera; the arm comes from behind the hand).
 These ranges are priors chosen by hand, not fitted to any test set.
 """
 from dataclasses import dataclass, field
@@ -51,6 +53,7 @@ class PoseConfig:
     frontal_roll_deg: float = 90.0
     frontal_tilt_deg: float = 60.0
     any_tilt_deg: float = 70.0
+    away_max_deg: float = 20.0          # max. fingers-away-from-camera angle (arm behind hand)
     margin_px: float = 4.0              # joints kept this far inside the image
 
 
@@ -121,8 +124,13 @@ def sample_rotation(n: int, gen: torch.Generator, cfg: PoseConfig = PoseConfig()
     tilt = torch.acos(cos_tilt)                     # uniform on the spherical cap
     azim = _uniform(n, -math.pi, math.pi, gen)
     z_axis = torch.tensor([[0.0, 0.0, 1.0]]).expand(n, 3)
-    tilt_axis = torch.stack([torch.cos(azim), torch.sin(azim), torch.zeros(n)], -1)
-    return axis_angle_matrix(tilt_axis, tilt) @ axis_angle_matrix(z_axis, roll) @ base
+    rolled = axis_angle_matrix(z_axis, roll) @ base
+    rot = []
+    for az in (azim, azim + math.pi):       # the opposite tilt turns the fingers to the camera
+        tilt_axis = torch.stack([torch.cos(az), torch.sin(az), torch.zeros(n)], -1)
+        rot.append(axis_angle_matrix(tilt_axis, tilt) @ rolled)
+    away = rot[0][:, 2, 1] > math.sin(math.radians(cfg.away_max_deg))
+    return torch.where(away[:, None, None], rot[1], rot[0])
 
 
 def place_in_view(local: torch.Tensor, rot: torch.Tensor, gen: torch.Generator, intr: Intrinsics,

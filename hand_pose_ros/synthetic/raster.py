@@ -28,6 +28,17 @@ class Cones:
     rb: torch.Tensor
     active: torch.Tensor
 
+    def split(self, pieces: int) -> 'Cones':
+        """The same shapes as ``pieces`` shorter cones each (exact: a round cone is the union
+        of its parts), which have far smaller pixel windows when long and diagonal."""
+        t = torch.linspace(0.0, 1.0, pieces + 1, device=self.a.device)
+        pts = self.a[:, :, None] + t[:, None] * (self.b - self.a)[:, :, None]   # (B, P, k+1, 3)
+        rad = self.ra[:, :, None] + t * (self.rb - self.ra)[:, :, None]         # (B, P, k+1)
+        n = self.a.shape[0]
+        return Cones(pts[:, :, :-1].reshape(n, -1, 3), pts[:, :, 1:].reshape(n, -1, 3),
+                     rad[:, :, :-1].reshape(n, -1), rad[:, :, 1:].reshape(n, -1),
+                     self.active[:, :, None].expand(-1, -1, pieces).reshape(n, -1))
+
     @staticmethod
     def cat(*parts: 'Cones') -> 'Cones':
         """Concatenate along the primitive axis."""
@@ -79,21 +90,24 @@ def _window(box: torch.Tensor, intr: Intrinsics) -> Tuple[int, int, torch.Tensor
     return h, w, v0.clamp(max=intr.height - h).long(), u0.clamp(max=intr.width - w).long()
 
 
-def _composite(zbuf: torch.Tensor, win: torch.Tensor, idx: torch.Tensor, v0: torch.Tensor,
-               u0: torch.Tensor) -> None:
-    """zbuf[idx[i], v0:v0+h, u0:u0+w] = min(zbuf, win[i]) for every i, in place."""
-    n, h, w = win.shape
-    if zbuf.is_cuda:
-        _, height, width = zbuf.shape
-        dev = zbuf.device
-        rows = (idx[:, None] * (height * width)
-                + (v0[:, None] + torch.arange(h, device=dev)) * width)
-        flat = rows[:, :, None] + u0[:, None, None] + torch.arange(w, device=dev)
-        zbuf.view(-1).scatter_reduce_(0, flat.view(-1), win.reshape(-1), 'amin')
-        return
+def composite_slices(zbuf: torch.Tensor, win: torch.Tensor, idx: torch.Tensor,
+                     v0: torch.Tensor, u0: torch.Tensor) -> None:
+    """zbuf[idx[i], v0:v0+h, u0:u0+w] = min(zbuf, win[i]) for every i, in place (CPU path)."""
+    h, w = win.shape[1:]
     for i, (b, v, u) in enumerate(zip(idx.tolist(), v0.tolist(), u0.tolist())):
         view = zbuf[b, v:v + h, u:u + w]
         torch.minimum(view, win[i], out=view)
+
+
+def composite_scatter(zbuf: torch.Tensor, win: torch.Tensor, idx: torch.Tensor,
+                      v0: torch.Tensor, u0: torch.Tensor) -> None:
+    """The same as :func:`composite_slices` with one scatter_reduce (CUDA path)."""
+    _, h, w = win.shape
+    _, height, width = zbuf.shape
+    dev = zbuf.device
+    rows = idx[:, None] * (height * width) + (v0[:, None] + torch.arange(h, device=dev)) * width
+    flat = rows[:, :, None] + u0[:, None, None] + torch.arange(w, device=dev)    # (b, h, w)
+    zbuf.view(-1).scatter_reduce_(0, flat.view(-1), win.reshape(-1), 'amin')
 
 
 def _draw(zbuf: torch.Tensor, box: torch.Tensor, active: torch.Tensor, intr: Intrinsics,
@@ -111,7 +125,8 @@ def _draw(zbuf: torch.Tensor, box: torch.Tensor, active: torch.Tensor, intr: Int
         u = (u0[:, None, None] + torch.arange(w, device=zbuf.device)[None, None, :]).float()
         v = (v0[:, None, None] + torch.arange(h, device=zbuf.device)[None, :, None]).float()
         x, y = pixel_slopes(u, v, intr)
-        _composite(zbuf, depth_fn(idx, x, y), idx, v0, u0)
+        composite = composite_scatter if zbuf.is_cuda else composite_slices
+        composite(zbuf, depth_fn(idx, x, y), idx, v0, u0)
 
 
 def draw_cones(zbuf: torch.Tensor, cones: Cones, intr: Intrinsics) -> None:
@@ -156,10 +171,13 @@ def draw_slab(zbuf: torch.Tensor, slab: Slab, intr: Intrinsics) -> None:
 def draw_planes(zbuf: torch.Tensor, point: torch.Tensor, normal: torch.Tensor,
                 min_depth: torch.Tensor, active: torch.Tensor, intr: Intrinsics) -> None:
     """Full-frame planes (B, 3) kept where deeper than ``min_depth`` (B,) mm, if ``active``."""
+    idx = active.nonzero()[:, 0]
+    if idx.numel() == 0:
+        return
     dev = zbuf.device
     x, y = pixel_slopes(torch.arange(intr.width, device=dev, dtype=torch.float32)[None, None],
                         torch.arange(intr.height, device=dev, dtype=torch.float32)[None, :, None],
                         intr)
-    z = plane_depth(x, y, point, normal)
-    keep = (z >= min_depth[:, None, None]) & active[:, None, None]
-    torch.minimum(zbuf, torch.where(keep, z, float('inf')), out=zbuf)
+    z = plane_depth(x, y, point[idx], normal[idx])
+    z = torch.where(z >= min_depth[idx, None, None], z, float('inf'))
+    zbuf[idx] = torch.minimum(zbuf[idx], z)

@@ -15,7 +15,6 @@ import torch
 from ..core.camera import Intrinsics
 
 NEAR_CLIP_MM = 20.0  # hits nearer than this are ignored (the object would touch the lens)
-_EPS = 1e-9
 
 
 def pixel_slopes(u: torch.Tensor, v: torch.Tensor,
@@ -57,7 +56,8 @@ def round_cone_depth(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch
     g1 = torch.addcmul(dd * -k1, beta0, beta1, value=2.0)
     g2 = torch.addcmul(dd * -k2, beta1, beta1)
     # Critical point; NaN (no real root, degenerate sphere) drops the candidate via fmin.
-    root = torch.addcmul(g1 * g1, g0, g2, value=-4.0).sqrt_().mul_(beta1).div_((dd * k2).sqrt_())
+    root = torch.addcmul(g1 * g1, g0, g2, value=-4.0).div_(dd).mul_(1.0 / k2).sqrt_()
+    root.mul_(beta1)
     s = root.sub_(g1).div_(g2 * 2.0).clamp_(0.0, 1.0)
     near = torch.addcmul(g1, s, g2).mul_(s).add_(g0).sqrt_()   # sqrt(g(s))
     near = torch.addcmul(beta0, s, beta1).sub_(near)

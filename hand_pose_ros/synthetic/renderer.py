@@ -21,7 +21,8 @@ from .raster import Cones, Slab
 from .raycast import sphere_pixel_box
 from ..core.camera import Intrinsics
 
-NUM_HAND_CONES = 12 + 3 + 7 + 2   # finger bones, thumb bones, palm rim, forearm
+RIM_PIECES, FOREARM_PIECES = 2, 4  # long cones are split: same shape, smaller windows
+NUM_HAND_CONES = 12 + 3 + 7 * RIM_PIECES + 2 * FOREARM_PIECES  # fingers, thumb, rim, forearm
 NUM_HAND_RANDOMS = 4              # uniforms per hand: thickness, bend x2, forearm length
 
 
@@ -132,13 +133,16 @@ def hand_primitives(xyz16: torch.Tensor, skel: HandSkeleton, shape: HandShape,
     arm_b = torch.stack([end + off1 * side_cam, end - off1 * side_cam], 1)
     arm_r = torch.stack([r * thick for r in shape.forearm_radius_mm], -1).expand(n, 2, 2)
 
-    a = torch.cat([fingers[:, :, :3].reshape(n, 12, 3), thumb[:, :3], rim,
-                   arm_a], 1)
-    b = torch.cat([fingers[:, :, 1:].reshape(n, 12, 3), thumb[:, 1:], rim.roll(-1, 1),
-                   arm_b], 1)
-    ra = torch.cat([fr[..., :3].reshape(n, 12), tr[:, :3], half.expand(n, 7), arm_r[..., 0]], 1)
-    rb = torch.cat([fr[..., 1:].reshape(n, 12), tr[:, 1:], half.expand(n, 7), arm_r[..., 1]], 1)
-    cones = Cones(a, b, ra, rb, torch.ones_like(ra, dtype=torch.bool))
+    bones = Cones(torch.cat([fingers[:, :, :3].reshape(n, 12, 3), thumb[:, :3]], 1),
+                  torch.cat([fingers[:, :, 1:].reshape(n, 12, 3), thumb[:, 1:]], 1),
+                  torch.cat([fr[..., :3].reshape(n, 12), tr[:, :3]], 1),
+                  torch.cat([fr[..., 1:].reshape(n, 12), tr[:, 1:]], 1),
+                  torch.ones(n, 15, dtype=torch.bool, device=dev))
+    edges = Cones(rim, rim.roll(-1, 1), half.expand(n, 7), half.expand(n, 7),
+                  torch.ones(n, 7, dtype=torch.bool, device=dev))
+    arm = Cones(arm_a, arm_b, arm_r[..., 0], arm_r[..., 1],
+                torch.ones(n, 2, dtype=torch.bool, device=dev))
+    cones = Cones.cat(bones, edges.split(RIM_PIECES), arm.split(FOREARM_PIECES))
     return cones, _slab(palm, rot, poly, half[:, 0], rim, intr)
 
 

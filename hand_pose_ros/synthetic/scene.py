@@ -13,6 +13,7 @@ import torch
 
 from .raster import Cones, draw_cones, draw_ellipsoids, draw_planes
 from .raycast import sphere_pixel_box
+from .renderer import FOREARM_PIECES
 from ..core.camera import Intrinsics
 
 NUM_DISTRACTORS = 3
@@ -91,7 +92,7 @@ def draw_scene(zbuf: torch.Tensor, hand: Cones, rand: torch.Tensor, intr: Intrin
     # Body: a torso behind the forearm's end, joined to the elbow by an upper arm.
     body_on = next(r) < cfg.body_prob
     radius = _lerp(cfg.body_radius_mm, next(r))
-    elbow = 0.5 * (hand.b[:, -1] + hand.b[:, -2])
+    elbow = 0.5 * (hand.b[:, -1] + hand.b[:, -1 - FOREARM_PIECES])
     centre = torch.stack([elbow[:, 0] + 200.0 * (next(r) - 0.5),
                           elbow[:, 1] + 200.0 * (next(r) - 0.5),
                           torch.maximum(far, elbow[:, 2]) + _lerp(cfg.body_gap_mm, next(r))
@@ -106,7 +107,7 @@ def draw_scene(zbuf: torch.Tensor, hand: Cones, rand: torch.Tensor, intr: Intrin
     for _ in range(16 - 12):                                              # reserved
         next(r)
     # Distractors behind the hand, anywhere in the image.
-    parts = [upper_arm]
+    parts = [upper_arm.split(3)]
     for _ in range(NUM_DISTRACTORS):
         on = next(r) < cfg.distractor_prob
         rad = _lerp(cfg.distractor_radius_mm, next(r))
