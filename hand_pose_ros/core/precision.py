@@ -4,7 +4,8 @@
 the ``avx512_bf16`` / ``amx_bf16`` flags of /proc/cpuinfo) and fp32 elsewhere: emulated bf16 is
 slower than fp32. CUDA keeps fp32 (GPU precision is another concern). int8 is opt-in:
 post-training static quantization through ONNX Runtime (core/exported.py), calibrated on
-crops the fp32 pipeline makes of synthetic renders.
+crops the fp32 pipeline makes of synthetic renders. These choices are the pose network's;
+the estimator runs the localizer in fp32 whatever they are (core/estimator.py).
 
 On the CPU the torch backend runs the network in channels_last memory format as a traced,
 frozen TorchScript graph (``optimize='freeze'``: batch norm folded into convolutions, oneDNN
@@ -102,10 +103,9 @@ def resolve_runtime(precision: str = 'auto', backend: str = 'auto', optimize: st
     return Runtime(precision, backend, 'freeze' if optimize == 'auto' else optimize)
 
 
-def calibration_runtime(runtime: Runtime) -> Runtime:
-    """The exact fp32 runtime whose crops calibrate an int8 runtime."""
-    return Runtime('fp32', 'torch' if runtime.backend == 'onnxruntime' else runtime.backend,
-                   'none')
+def calibration_runtime(net: Union[Network, ExportedNet]) -> Runtime:
+    """The exact fp32 runtime of ``net`` whose crops calibrate its int8 runtime."""
+    return Runtime('fp32', net.backend if isinstance(net, ExportedNet) else 'torch', 'none')
 
 
 def torch_runner(net: Network, precision: str, optimize: str,

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -122,28 +123,48 @@ def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
     return model, get_joint_set(net.config.joint_set), ''
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM reached the demo."""
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handler: the first signal sets a flag the demo loops check (it cannot be
+    lost inside library code the way a KeyboardInterrupt can); a second one interrupts."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def __call__(self, signum, frame) -> None:
+        if self.requested.is_set():
+            raise KeyboardInterrupt
+        self.requested.set()
+
+
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> int:
-    """Run the demo; 0 on success, 1 when a process failed, 130 on Ctrl-C."""
-    old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    run = DemoRun(config, say)
+    """Run the demo; 0 on success, 1 when a process failed, 130 on Ctrl-C or SIGTERM."""
+    stop = _StopRequest()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    run = DemoRun(config, say, stop.requested)
     try:
         return run.run()
     except (FileNotFoundError, CheckpointError) as exc:
         say(f'ERROR: cannot use model {config.model!r}: {exc}')
         return 1
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         say('interrupted: stopping the nodes')
         return 130
     finally:
         run.close()
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class DemoRun:
     """One demo run: children, listener, timed loop, outputs."""
 
-    def __init__(self, config: DemoConfig, say: Callable[[str], None]) -> None:
-        self.config, self.say = config, say
+    def __init__(self, config: DemoConfig, say: Callable[[str], None],
+                 stop: threading.Event) -> None:
+        self.config, self.say, self.stop = config, say, stop
         self.out = Path(config.out)
         (self.out / 'logs').mkdir(parents=True, exist_ok=True)
         self.domain = domain_id_for(os.getpid())
@@ -202,7 +223,9 @@ class DemoRun:
                  f'(logs in {self.out / "logs"}); waiting for the first joints ...')
 
     def _spin_checked(self) -> bool:
-        """Spin a little; False (with a message) when a child died."""
+        """Spin a little; False (with a message) when a child died; Interrupted on Ctrl-C."""
+        if self.stop.is_set():
+            raise Interrupted()
         self.executor.spin_once(timeout_sec=0.05)
         failure = self.children.dead()
         if failure:

@@ -83,3 +83,15 @@ def test_checkpoint_is_not_exported_and_foreign_files_are_refused(nets, tmp_path
         load_exported(foreign)
     with pytest.raises(FileNotFoundError, match='exported model not found'):
         load_exported(tmp_path / 'missing.onnx')
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason='onnxruntime is not installed')
+def test_int8_from_an_onnx_file(nets, icvl, tmp_path):
+    pose_path = _export(nets, 'onnx', tmp_path)
+    frames = [blob_frame(center=(150 + 9 * k, 100 + 7 * k), depth=380.0 + 60 * k)
+              for k in range(4)]
+    est = HandPoseEstimator.from_files(str(pose_path), device='cpu', precision='int8',
+                                       calibration=(frames, icvl.intrinsics))
+    assert (est.precision, est.backend) == ('int8', 'onnxruntime')
+    assert est.localizer_runtime.precision == 'fp32'
+    assert est.estimate(frames[0], icvl.intrinsics).xyz.shape == (16, 3)

@@ -68,6 +68,7 @@ def test_estimator_reports_its_precision(nets):
     est = HandPoseEstimator(*nets, device='cpu', precision='auto')
     assert est.precision == ('bf16' if native_bf16() else 'fp32')
     assert est.backend == 'torch' and est.runtime.optimize == 'freeze'
+    assert est.localizer_runtime == Runtime('fp32', 'torch', 'freeze')   # always fp32
     assert next(nets[0].parameters()).dtype == torch.float32  # the caller's net is untouched
 
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -187,6 +188,18 @@ class FrameSender:
     def wait_ready(self) -> bool:
         """True once the node subscribes to both topics."""
         return Probe.wait_subscribed(self.image) and Probe.wait_subscribed(self.info)
+
+    def prime(self, answers: 'Inbox', depth_mm: np.ndarray, timeout_s: float = TIMEOUT_S) -> None:
+        """Send frames until the node answers one (on ``answers``). The very first image can
+        overtake its CameraInfo (another topic) and be rejected as no_camera_info; later
+        frames pair with the stored CameraInfo."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            key = stamp_ns(self.send(depth_mm))
+            if answers.wait_for(lambda msgs: any(stamp_ns(header_of(m)) == key for m in msgs),
+                                2.0):
+                return
+        raise AssertionError(f'the node answered no frame within {timeout_s:.0f} s')
 
     def send(self, depth_mm: np.ndarray, encoding: str = '16UC1',
              header: Optional[Header] = None, info=True, image=None) -> Header:

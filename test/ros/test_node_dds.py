@@ -44,6 +44,7 @@ class Session:
         self.debug = probe.subscribe(Image, '/hand_pose_node/debug_image')
         self.diag = probe.subscribe(DiagnosticArray, '/diagnostics')
         assert self.sender.wait_ready(), proc.output()
+        self.sender.prime(self.joints, hand())
 
     def answered(self, header, inbox=None) -> bool:
         """True once an output with this exact stamp arrives."""
@@ -150,6 +151,8 @@ def malformed_cases(sender):
     nan_m = np.full((240, 320), np.nan, '<f4').tobytes()
     partial = (hand() / 1e3).astype('<f4')
     partial[partial == 0] = np.nan
+    partial[:4] = np.inf                      # REP 117: +inf = too far, -inf = too near
+    partial[-4:] = -np.inf
     big_endian = hand().astype('>u2').tobytes()
     uhd = np.zeros((2160, 3840), np.float32)
     uhd[900:1200, 1800:2100] = HAND_MM
@@ -178,7 +181,7 @@ def malformed_cases(sender):
          'rejected.camera_info_size_mismatch'),
         ('no hand in range', raw(data=np.where(hand() > 0, 4000, 0).astype('<u2').tobytes()),
          'rejected.no_hand'),
-        ('NaN pixels', raw(encoding='32FC1', step=1280, data=partial.tobytes()),
+        ('NaN and inf pixels', raw(encoding='32FC1', step=1280, data=partial.tobytes()),
          'handled.nonfinite_as_missing'),
         ('big-endian', raw(is_bigendian=1, data=big_endian), 'handled.big_endian'),
         ('4K image', send_uhd, 'handled.downscaled'),
@@ -192,7 +195,7 @@ def test_each_malformed_input_is_counted_then_a_good_frame_is_answered(session):
         counted = False
         for _ in range(3):   # a CameraInfo may race its image on another topic: resend
             send()
-            if session.wait_counter(key, before + 1, timeout_s=5.0):
+            if session.wait_counter(key, before + 1, timeout_s=10.0):
                 counted = True
                 break
         assert counted, f'{name}: {key} not counted; {session.counters()}'

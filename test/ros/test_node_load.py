@@ -36,6 +36,7 @@ class Load:
         self.joints = probe.subscribe(PoseArray, '/hand_pose_node/joints')
         probe.node.create_subscription(PoseArray, '/hand_pose_node/joints', self._on_joints, 100)
         assert self.sender.wait_ready(), proc.output()
+        self.sender.prime(self.joints, FRAME)
 
     def _on_joints(self, msg) -> None:
         self.answers[stamp_ns(msg.header)] = time.monotonic()
@@ -52,12 +53,13 @@ class Load:
                 m.status[0].name.startswith('hand_pose_node')]
         return status_values(msgs[-1]) if msgs else {}
 
-    def wait_settled(self, frames_in: int) -> dict:
-        """Diagnostics once every sent frame is accounted for (in = out + dropped + rejected)."""
+    def wait_settled(self, frames_out: int) -> dict:
+        """Diagnostics once ``frames_out`` frames were published and every frame the node
+        received is accounted for (in = out + dropped + rejected)."""
         def settled(_):
             c = self.counters()
             rejected = sum(int(v) for k, v in c.items() if k.startswith('rejected.'))
-            return int(c.get('frames_in', 0)) >= frames_in and int(c['frames_in']) == \
+            return int(c.get('frames_out', 0)) >= frames_out and int(c['frames_in']) == \
                 int(c['frames_out']) + int(c['dropped_frames']) + rejected
         assert self.diag.wait_for(settled), self.counters()
         return self.counters()
@@ -84,7 +86,7 @@ def service_time_s(load: Load, frames: int = 15) -> float:
 
 def test_overload_newest_frame_wins(load):
     period_s = service_time_s(load)
-    start = load.counters()
+    start = load.wait_settled(len(load.answers))   # counters including every frame so far
     sent = {}
     t0 = time.monotonic()
     for i in range(FLOOD_FRAMES):           # twice the processing rate
@@ -96,10 +98,13 @@ def test_overload_newest_frame_wins(load):
     assert load.wait_answer(last), 'the newest frame is always processed'
     answered = [k for k in sent if k in load.answers]
     latencies = np.array([load.answers[k] - sent[k] for k in answered])
-    counters = load.wait_settled(int(start.get('frames_in', 0)) + FLOOD_FRAMES)
+    counters = load.wait_settled(int(start.get('frames_out', 0)) + len(answered))
     dropped = int(counters['dropped_frames']) - int(start.get('dropped_frames', 0))
+    received = int(counters['frames_in']) - int(start.get('frames_in', 0))
+    # the node drops what it cannot process (counted); DDS may discard a few more from the
+    # subscription queue before the node sees them (not countable by the node)
     assert dropped > 0 and len(answered) < FLOOD_FRAMES
-    assert len(answered) + dropped >= FLOOD_FRAMES * 0.95     # (a few may still be rejected)
+    assert len(answered) + dropped <= received <= FLOOD_FRAMES + 5
     # A FIFO queue would end FLOOD_FRAMES / 2 processing times behind; newest-wins stays near
     # one or two. The bound sits far between the two.
     bound_s = FLOOD_FRAMES / 8 * period_s
