@@ -12,10 +12,10 @@ comma  := ,
 
 ifdef ROS_DISTRO
   VENV_FLAGS := --system-site-packages
-  EXTRAS     := dev
+  EXTRAS     := dev$(comma)onnx
 else
   VENV_FLAGS :=
-  EXTRAS     := ros$(comma)dev
+  EXTRAS     := ros$(comma)dev$(comma)onnx
 endif
 
 PYTEST_ARGS ?=

@@ -84,6 +84,8 @@ class TrainConfig:
     log_every: int = 20
     save_half: bool = True             # store final inference weights as fp16
     threads: int = 0                   # torch CPU threads; 0 = leave the default
+    amp: str = 'auto'                  # auto: bf16 autocast on CUDA and on CPUs with native
+    #                                    bf16 (AVX-512 BF16 / AMX), else fp32 | bf16 | off
     near_mm: float = 100.0             # depth range searched for the hand (centre of mass), mm
     far_mm: float = 1500.0
     data: DataConfig = field(default_factory=DataConfig)
@@ -96,6 +98,8 @@ class TrainConfig:
             raise ValueError('steps, batch_size and checkpoint_every must be >= 1')
         if not (self.train_pose or self.train_localizer):
             raise ValueError('nothing to train: train_pose and train_localizer are both false')
+        if self.amp not in ('auto', 'bf16', 'off'):
+            raise ValueError(f'amp must be auto|bf16|off, found {self.amp!r}')
 
     def model_configs(self) -> Tuple[ModelConfig, LocalizerConfig]:
         """The pose and localizer configs named by ``model``."""

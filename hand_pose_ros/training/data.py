@@ -33,7 +33,7 @@ class SyntheticSource:
     """Rendered frames from the synthetic hand generator (on the training device)."""
 
     def __init__(self, cfg: TrainConfig, joint_set: str, device: torch.device, rank: int = 0):
-        from ..synthetic.sphere_hand import SyntheticGenerator  # only needed here
+        from ..synthetic import SyntheticGenerator  # only needed here
         self.spec = dataset_spec(cfg.data.camera)
         self.seed, self.rank = cfg.seed, rank
         self.gen = SyntheticGenerator(self.spec.intrinsics, joint_set=joint_set, device=device,

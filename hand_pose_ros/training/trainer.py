@@ -27,9 +27,17 @@ from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoin
 from ..core.estimator import HandPoseEstimator, select_device
 from ..core.nets.localizer import Localizer
 from ..core.nets.pose_net import PoseNet
+from ..core.precision import native_bf16
 
 LOG = logging.getLogger('hand_pose_ros.train')
 STATE_FILE = 'train_state.pt'
+
+
+def use_bf16(amp: str, device: torch.device) -> bool:
+    """Whether to train under bf16 autocast: 'auto' = CUDA, or a CPU with native bf16."""
+    if amp == 'auto':
+        return device.type == 'cuda' or (device.type == 'cpu' and native_bf16())
+    return amp == 'bf16'
 
 
 def _git_commit() -> str:
@@ -96,8 +104,13 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + self.rank)
         self.model_cfg, self.loc_cfg = cfg.model_configs()
-        self.pose = PoseNet(self.model_cfg).to(self.device) if cfg.train_pose else None
-        self.loc = Localizer(self.loc_cfg).to(self.device) if cfg.train_localizer else None
+        # channels_last: ~20 % faster convolutions on CPU (oneDNN) and on CUDA tensor cores.
+        cl = torch.channels_last
+        self.pose = (PoseNet(self.model_cfg).to(self.device, memory_format=cl)
+                     if cfg.train_pose else None)
+        self.loc = (Localizer(self.loc_cfg).to(self.device, memory_format=cl)
+                    if cfg.train_localizer else None)
+        self.bf16 = use_bf16(cfg.amp, self.device)
         self.opt: Dict[str, Any] = {}
         self.sched: Dict[str, Any] = {}
         for name, model, ocfg in (('pose', self.pose, cfg.optimizer),
@@ -194,12 +207,13 @@ class Trainer:
         cfg = self.cfg
         batch = self.source.batch(self.step, cfg.batch_size)
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, self.rank, self.step) ^ 0x5EED)
-        amp = torch.autocast('cuda', dtype=torch.bfloat16, enabled=self.device.type == 'cuda')
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
         logs: Dict[str, float] = {}
         if self.pose is not None:
             self.pose.train()
             patch, target, _ = pose_crops(batch.depth_mm, batch.uvd, batch.intrinsics,
                                           self.model_cfg, cfg.augment, gen)
+            patch = patch.contiguous(memory_format=torch.channels_last)
             with amp:
                 out = self.pose_ddp(patch)
             loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight)
@@ -212,6 +226,7 @@ class Trainer:
                                                self.loc_cfg, cfg.near_mm, cfg.far_mm,
                                                cfg.augment, gen)
             if patch.shape[0] > 1:
+                patch = patch.contiguous(memory_format=torch.channels_last)
                 with amp:
                     pred = self.loc_ddp(patch)
                 loss = localizer_loss(pred, target)
@@ -237,7 +252,7 @@ class Trainer:
     def _val_frames(self):
         """Fixed held-out synthetic frames (never the ICVL test poses), rendered once."""
         if self._val is None:
-            from ..synthetic.sphere_hand import SyntheticGenerator
+            from ..synthetic import SyntheticGenerator
             from ..core.specs import dataset_spec
             spec = dataset_spec(self.cfg.data.camera)
             gen = SyntheticGenerator(spec.intrinsics, joint_set=self.model_cfg.joint_set,

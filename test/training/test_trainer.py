@@ -11,8 +11,9 @@ import torch
 import yaml
 
 from hand_pose_ros.core.checkpoint import load_localizer, load_pose_model
+from hand_pose_ros.core.precision import native_bf16
 from hand_pose_ros.training.config import load_train_config
-from hand_pose_ros.training.trainer import STATE_FILE, Trainer
+from hand_pose_ros.training.trainer import STATE_FILE, Trainer, use_bf16
 
 TINY_MODEL = {
     'pose': {'width': 8, 'stacks': 1, 'input_size': 64, 'heatmap_size': 32, 'hourglass_depth': 3},
@@ -54,6 +55,14 @@ def test_unknown_train_key_is_refused(tmp_path):
     path = tiny_config(tmp_path, optimiser={'lr': 1})
     with pytest.raises(ValueError, match='unknown keys'):
         load_train_config(path)
+
+
+def test_amp_setting_is_checked_and_resolved(tmp_path):
+    with pytest.raises(ValueError, match='amp must be auto|bf16|off'):
+        load_train_config(tiny_config(tmp_path, amp='fp16'))
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert use_bf16('auto', cuda) and use_bf16('bf16', cpu) and not use_bf16('off', cuda)
+    assert use_bf16('auto', cpu) == native_bf16()     # bf16 emulation would be slower
 
 
 def test_resume_continues_exactly(tmp_path):
