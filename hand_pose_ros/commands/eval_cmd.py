@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='pose model: a shipped name or a checkpoint path (default: shipped)')
     render.add_argument('--localizer', default='default',
                         help="localizer: 'default', a name or path, or 'none' to switch it off")
+    render.add_argument('--localizer-passes', type=int, default=None, metavar='N',
+                        help="localizer runs per frame, each around the previous centre "
+                        "(default: the estimator's, 2)")
     render.add_argument('--stride', type=int, default=1, help='use every N-th frame')
     render.add_argument('--seed', type=int, default=0, help='seed of the sensor-noise model')
     render.add_argument('--batch-size', type=int, default=32, help='frames per render/estimate')
@@ -107,7 +110,9 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     localizer = None if args.localizer.lower() == 'none' else args.localizer
     try:
         est = HandPoseEstimator.from_files(args.model, localizer, device=args.device,
-                                           precision=args.precision, optimize=args.optimize)
+                                           precision=args.precision, optimize=args.optimize,
+                                           **({} if args.localizer_passes is None else
+                                              {'localizer_passes': args.localizer_passes}))
         gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
         raise _Fail(str(exc)) from None

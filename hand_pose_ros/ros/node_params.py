@@ -25,6 +25,7 @@ class NodeParams:
     near_m: float = 0.1
     far_m: float = 1.5
     cube_mm: float = 0.0
+    localizer_passes: int = 2
     min_confidence: float = 0.1
     smoothing: bool = False
     smoothing_min_cutoff: float = 1.0
@@ -66,6 +67,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               (0.01, 20.0)),
     ParamSpec('cube_mm', "edge of the 3D crop cube around the hand (mm); 0 = the model's own",
               (0.0, 1000.0)),
+    ParamSpec('localizer_passes', 'runs of the hand localizer per frame, each around the '
+              'previous centre: more passes centre the crop better, each costs one localizer '
+              'run', (1, 8)),
     ParamSpec('min_confidence', 'publish a frame only when the mean joint confidence (0..1) '
               'reaches this; otherwise it counts as low_confidence', (0.0, 1.0)),
     ParamSpec('smoothing', 'One-Euro temporal smoothing of the joints, driven by header stamps'),

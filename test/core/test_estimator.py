@@ -34,6 +34,21 @@ def test_estimate_returns_joints_in_camera_frame_mm(estimator, icvl):
         assert pose.patch.shape == (64, 64) and pose.patch_uv.shape == (16, 2)
 
 
+def test_localizer_passes_refine_around_the_previous_centre(estimator, icvl):
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    centres = []
+    for passes in (1, 2, 3):
+        estimator.configure(localizer_passes=passes)
+        centres.append(estimator.estimate(frame, icvl.intrinsics).center)
+    assert estimator.localizer_passes == 3
+    # each pass starts from the previous pass's centre, so the results differ
+    assert not np.allclose(centres[0], centres[1]) and not np.allclose(centres[1], centres[2])
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match='localizer_passes must be 1..8'):
+            estimator.configure(localizer_passes=bad)
+    assert estimator.localizer_passes == 3            # a refused change leaves the old value
+
+
 def test_no_hand_gives_a_reason(estimator, icvl):
     result = estimator.estimate_detailed(np.zeros((240, 320), np.uint16), icvl.intrinsics)
     assert result.pose is None and 'no hand in range' in result.reason
