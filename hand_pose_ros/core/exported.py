@@ -243,6 +243,9 @@ def ort_session(model: bytes, threads: int):
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # No busy-waiting after a run: spinning ORT threads took the cores from the torch
+    # localizer and the ROS threads (compact int8, 2 threads: localizer 13.1 ms vs 4.2 ms).
+    opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return ort.InferenceSession(model, opts, providers=['CPUExecutionProvider'])
 
 

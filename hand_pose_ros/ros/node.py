@@ -26,7 +26,8 @@ from . import conversions as conv
 from .diagnostics import diagnostic_array, PipelineStats, ThrottledWarnings
 from .drawing import debug_patch
 from .markers import delete_all_markers, skeleton_markers
-from .node_params import default_of, descriptor, NodeParams, PARAMETERS, validate, with_changes
+from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
+                          validate, with_changes)
 from .pipeline import FramePipeline, FrameResult, warm_up
 from .worker import LatestSlot, Worker
 from ..core.checkpoint import CheckpointError
@@ -112,7 +113,8 @@ class HandPoseNode(Node):
         localizer = None if params.localizer.lower() == 'none' else params.localizer
         try:
             return HandPoseEstimator.from_files(params.model, localizer, device=params.device,
-                                                threads=params.threads or None)
+                                                threads=network_threads(params.threads),
+                                                precision=params.precision)
         except (CheckpointError, FileNotFoundError) as exc:
             raise StartupError(f'cannot load the model (model={params.model!r}, '
                                f'localizer={params.localizer!r}): {exc}') from None

@@ -11,7 +11,8 @@ import yaml  # noqa: E402
 
 from hand_pose_ros.core.resources import find_resource  # noqa: E402
 from hand_pose_ros.ros.node_params import (DEFAULTS, descriptor, markdown_table,  # noqa: E402
-                                           NodeParams, PARAMETERS, validate, with_changes)
+                                           network_threads, NodeParams, PARAMETERS, validate,
+                                           with_changes)
 
 
 def test_every_field_has_a_described_parameter():
@@ -64,3 +65,9 @@ def test_markdown_table_lists_every_parameter():
     for spec in PARAMETERS:
         assert f'`{spec.name}`' in table
     assert '`joint_names`' in table
+
+
+def test_auto_threads_leave_a_core_to_ros():
+    assert network_threads(0, cores=2) == 1 and network_threads(0, cores=16) == 15
+    assert network_threads(0, cores=1) == 1
+    assert network_threads(3, cores=2) == 3          # an explicit count is kept

@@ -47,6 +47,7 @@ def test_corrupt_model_names_the_file(tmp_path):
 @pytest.mark.parametrize('param,message', [
     ('near_m:=2.0', 'near_m < far_m'),
     ('near_m:=1', "expecting type 'DOUBLE'"),
+    ('precision:=fp16', 'precision must be one of'),
 ])
 def test_invalid_parameters_at_start(tiny_model, param, message):
     result = run_node(f'model:={tiny_model}', param)
