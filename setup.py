@@ -31,7 +31,8 @@ setup(
         ('share/' + PACKAGE + '/config/train', _files('config/train/*.yaml')),
         ('share/' + PACKAGE + '/config/models', _files('config/models/*.yaml')),
         ('share/' + PACKAGE + '/models',
-         _files('models/*.pt') + _files('models/*.md') + _files('models/*.yaml')),
+         _files('models/*.pt') + _files('models/*.md') + _files('models/*.yaml')
+         + _files('models/*.png')),
     ],
     python_requires='>=3.10',
     # torch is deliberately unpinned-but-bounded: install torch first (README) so pip
