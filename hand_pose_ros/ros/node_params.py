@@ -112,7 +112,9 @@ def network_threads(requested: int, cores: Optional[int] = None) -> int:
     threads: end-to-end latency 38 ms against 23 ms with 1 thread (hand-pose bench)."""
     if requested > 0:
         return requested
-    cores = cores if cores is not None else (os.cpu_count() or 1)
+    if cores is None:            # the cores this process may run on (taskset, cgroup cpusets)
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+                 else os.cpu_count() or 1)
     return max(1, cores - 1)
 
 
