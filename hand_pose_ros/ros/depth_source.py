@@ -13,13 +13,12 @@ from typing import List, Optional, Tuple
 from geometry_msgs.msg import PoseArray
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from . import conversions as conv
+from .spin import run_node
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.specs import camera_spec, dataset_spec
 
@@ -169,20 +168,8 @@ class DepthSource(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the depth source until Ctrl-C; 1 with one error line on a bad configuration."""
-    try:
-        with rclpy.init(args=args):
-            try:
-                node = DepthSource()
-            except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
-                rclpy.logging.get_logger('depth_source').fatal(str(exc))
-                return 1
-            try:
-                rclpy.spin(node)
-            finally:
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    return 0
+    return run_node(DepthSource, (ValueError, FileNotFoundError, KeyError, ImportError),
+                    'depth_source', args)
 
 
 if __name__ == '__main__':

@@ -11,10 +11,8 @@ from typing import Dict, List, Optional
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
 from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
                               ParameterException)
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -29,6 +27,7 @@ from .markers import delete_all_markers, skeleton_markers
 from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
                           validate, with_changes)
 from .pipeline import FramePipeline, FrameResult, warm_up
+from .spin import run_node
 from .worker import LatestSlot, Worker
 from ..core.checkpoint import CheckpointError
 from ..core.estimator import HandPoseEstimator
@@ -216,22 +215,7 @@ class HandPoseNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until Ctrl-C or shutdown; 1 with one error line on a start-up failure."""
-    try:
-        with rclpy.init(args=args):
-            try:
-                node = HandPoseNode()
-            except StartupError as exc:
-                rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
-                return 1
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            try:
-                executor.spin()
-            finally:
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    return 0
+    return run_node(HandPoseNode, (StartupError,), NODE_NAME, args)
 
 
 if __name__ == '__main__':
