@@ -40,6 +40,13 @@ def make_tiny_model(path: Path) -> Path:
     return path
 
 
+def tiny_node_parameters(tiny_model: Path) -> dict:
+    """hand_pose_node parameters for DDS tests: the tiny model on the CPU, reliable input,
+    every frame published (no confidence gate), diagnostics five times a second."""
+    return {'model': str(tiny_model), 'reliable_input': True, 'min_confidence': 0.0,
+            'device': 'cpu', 'diagnostics_period_s': 0.2}
+
+
 def ros_arg(value) -> str:
     """A Python value as a --ros-args parameter value."""
     if isinstance(value, bool):

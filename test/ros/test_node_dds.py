@@ -21,7 +21,8 @@ from hand_pose_ros.core.skeleton import ICVL16  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.diagnostics import status_values  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
-from test.ros.harness import FrameSender, header_of, stamp_ns, TIMEOUT_S  # noqa: E402
+from test.ros.harness import (FrameSender, header_of, stamp_ns, TIMEOUT_S,  # noqa: E402
+                              tiny_node_parameters)
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
 HAND_MM = 450.0
@@ -102,9 +103,8 @@ def param_value(value) -> ParameterValue:
 
 @pytest.fixture(scope='module')
 def session(probe, start_node, tiny_model):
-    proc = start_node('hand_pose_ros.ros.node', {
-        'model': str(tiny_model), 'reliable_input': True, 'min_confidence': 0.0,
-        'device': 'cpu', 'diagnostics_period_s': 0.2}, 'hand_pose_node')
+    proc = start_node('hand_pose_ros.ros.node', tiny_node_parameters(tiny_model),
+                      'hand_pose_node')
     return Session(probe, proc)
 
 

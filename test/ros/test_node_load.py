@@ -15,7 +15,7 @@ from geometry_msgs.msg import PoseArray  # noqa: E402
 from hand_pose_ros.core.camera import Intrinsics  # noqa: E402
 from hand_pose_ros.ros.diagnostics import status_values  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
-from test.ros.harness import FrameSender, stamp_ns  # noqa: E402
+from test.ros.harness import FrameSender, stamp_ns, tiny_node_parameters  # noqa: E402
 
 INTR = Intrinsics(120.0, 120.0, 79.5, 59.5, 160, 120)
 FRAME = blob_frame(shape=(120, 160), center=(85, 55), depth=450.0, radius=15)
@@ -67,9 +67,8 @@ class Load:
 
 @pytest.fixture(scope='module')
 def load(probe, start_node, tiny_model):
-    proc = start_node('hand_pose_ros.ros.node', {
-        'model': str(tiny_model), 'reliable_input': True, 'min_confidence': 0.0,
-        'device': 'cpu', 'diagnostics_period_s': 0.2}, 'hand_pose_node_load')
+    proc = start_node('hand_pose_ros.ros.node', tiny_node_parameters(tiny_model),
+                      'hand_pose_node_load')
     return Load(probe, proc)
 
 
