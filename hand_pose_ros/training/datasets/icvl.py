@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import numpy as np
-from torch.utils.data import Dataset
 
-from .sample import DatasetError, numbers, PathLike, read_png, Sample, text_lines
+from .sample import DatasetError, LabelledFrames, numbers, PathLike, read_png, text_lines
 from ...core.camera import Intrinsics
 from ...core.specs import dataset_spec
 
@@ -48,8 +47,10 @@ def _image_base(labels: Path, image_root: Path, first_name: str) -> Path:
     raise DatasetError(f'{labels}: depth image of the first line not found; tried {tried}')
 
 
-class ICVLDataset(Dataset):
+class ICVLDataset(LabelledFrames):
     """ICVL frames as ``Sample``s; ``split`` is 'train', 'test' or a labels file path."""
+
+    read_depth = staticmethod(read_icvl_depth)
 
     def __init__(self, root: PathLike, split: str = 'train',
                  intrinsics: Optional[Intrinsics] = None) -> None:
@@ -73,13 +74,3 @@ class ICVLDataset(Dataset):
             if base is None:
                 raise DatasetError(f'{labels}: no labelled frames')
         self.uvd = np.stack(uvd)                                   # (N, J, 3) pixels, mm
-
-    def __len__(self) -> int:
-        """Number of labelled frames."""
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> Sample:
-        """The depth frame (mm) and uvd labels of frame ``index``."""
-        path = self.paths[index]
-        return Sample(read_icvl_depth(path, self.intrinsics), self.uvd[index].copy(),
-                      self.intrinsics, self.joint_set, path)

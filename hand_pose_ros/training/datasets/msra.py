@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
-from torch.utils.data import Dataset
 
-from .sample import DatasetError, numbers, PathLike, require_file, Sample, text_lines
+from .sample import DatasetError, LabelledFrames, numbers, PathLike, require_file, text_lines
 from ...core.camera import Intrinsics, xyz_to_uvd
 from ...core.specs import dataset_spec
 
@@ -87,8 +86,10 @@ def msra_to_uvd(xyz_file: np.ndarray, intr: Intrinsics, source: str) -> np.ndarr
     return xyz_to_uvd(xyz, intr).astype(np.float32)
 
 
-class MSRADataset(Dataset):
+class MSRADataset(LabelledFrames):
     """MSRA15 frames as ``Sample``s; leave-one-subject-out: ``test_subject`` k in 0..8."""
+
+    read_depth = staticmethod(read_msra_depth)
 
     def __init__(self, root: PathLike, test_subject: int = 0, split: str = 'train') -> None:
         if split not in ('train', 'test'):
@@ -118,13 +119,3 @@ class MSRADataset(Dataset):
         if not self.paths:
             raise DatasetError(f'{self.root}: no MSRA frames for subjects {subjects}')
         self.uvd = np.concatenate(uvd)                                 # (N, 21, 3) pixels, mm
-
-    def __len__(self) -> int:
-        """Number of frames in the split."""
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> Sample:
-        """The depth frame (mm) and uvd labels of frame ``index``."""
-        path = self.paths[index]
-        return Sample(read_msra_depth(path, self.intrinsics), self.uvd[index].copy(),
-                      self.intrinsics, self.joint_set, path)

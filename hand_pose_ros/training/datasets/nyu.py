@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
-from torch.utils.data import Dataset
 
-from .sample import DatasetError, PathLike, read_png, require_file, Sample
+from .sample import DatasetError, LabelledFrames, PathLike, read_png, require_file
 from ...core.camera import Intrinsics
 from ...core.skeleton import NYU14_SOURCE_IDS
 from ...core.specs import dataset_spec
@@ -46,8 +45,10 @@ def read_joint_uvd(mat_path: Path) -> np.ndarray:
     return uvd
 
 
-class NYUDataset(Dataset):
+class NYUDataset(LabelledFrames):
     """NYU frames of one Kinect as ``Sample``s with the 14 evaluated joints."""
+
+    read_depth = staticmethod(read_nyu_depth)
 
     def __init__(self, root: PathLike, split: str = 'train', kinect: int = 0) -> None:
         if split not in ('train', 'test'):
@@ -63,13 +64,3 @@ class NYUDataset(Dataset):
         self.uvd = uvd[kinect][:, list(NYU14_SOURCE_IDS)].astype(np.float32)   # (N, 14, 3)
         self.paths: List[str] = [str(self.folder / f'depth_{kinect + 1}_{i + 1:07d}.png')
                                  for i in range(len(self.uvd))]
-
-    def __len__(self) -> int:
-        """Number of frames."""
-        return len(self.uvd)
-
-    def __getitem__(self, index: int) -> Sample:
-        """The depth frame (mm) and 14-joint uvd labels of frame ``index``."""
-        path = self.paths[index]
-        return Sample(read_nyu_depth(path, self.intrinsics), self.uvd[index].copy(),
-                      self.intrinsics, self.joint_set, path)

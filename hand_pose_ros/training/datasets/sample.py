@@ -1,10 +1,11 @@
 """The one sample type every dataset returns, its boundary check, and shared file helpers."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Tuple, Union
+from typing import Callable, Iterator, List, Tuple, Union
 
 import cv2
 import numpy as np
+from torch.utils.data import Dataset
 
 from ...core.camera import Intrinsics
 from ...core.skeleton import JointSet
@@ -41,6 +42,27 @@ class Sample:
                                f'{getattr(uvd, "shape", "")}')
         if not np.isfinite(uvd).all():
             raise DatasetError(f'{self.source}: uvd labels contain NaN or inf')
+
+
+class LabelledFrames(Dataset):
+    """Depth files with one uvd label each, read on access. A dataset fills ``paths``,
+    ``uvd`` (N, J, 3), ``intrinsics`` and ``joint_set`` and names its depth reader."""
+
+    read_depth: Callable[[PathLike, Intrinsics], np.ndarray]   # (path, intrinsics) -> mm
+    paths: List[str]
+    uvd: np.ndarray
+    intrinsics: Intrinsics
+    joint_set: JointSet
+
+    def __len__(self) -> int:
+        """Number of labelled frames."""
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Sample:
+        """The depth frame (mm) and uvd labels of frame ``index``."""
+        path = self.paths[index]
+        return Sample(type(self).read_depth(path, self.intrinsics), self.uvd[index].copy(),
+                      self.intrinsics, self.joint_set, path)
 
 
 def require_file(path: Path, what: str) -> Path:
