@@ -17,6 +17,7 @@ from ..core.exported import ExportedNet
 from ..core.nets.localizer import Localizer
 from ..core.nets.pose_net import PoseNet
 from ..core.resources import find_resource
+from ..synthetic.calibration import int8_calibration
 
 RANDOM_SUFFIX = '-random'
 
@@ -41,8 +42,11 @@ def build_estimator(model: str, localizer: Optional[str] = 'default',
                     **kwargs) -> HandPoseEstimator:
     """An estimator for ``model`` (a shipped name, a file, or NAME-random); kwargs go to it.
 
-    For NAME-random, ``localizer`` 'default' means the config's random localizer.
+    For NAME-random, ``localizer`` 'default' means the config's random localizer. int8 is
+    calibrated on synthetic renders unless ``calibration`` is given.
     """
+    if kwargs.get('calibration') is None:
+        kwargs['calibration'] = int8_calibration(kwargs.get('precision', 'auto'))
     if model.endswith(RANDOM_SUFFIX):
         pose, loc = random_networks(model[:-len(RANDOM_SUFFIX)])
         est = HandPoseEstimator(pose, None if localizer in (None, '', 'none') else loc,

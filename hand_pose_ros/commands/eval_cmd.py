@@ -103,6 +103,7 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     from ..core.estimator import HandPoseEstimator
     try:
         from ..synthetic import SyntheticGenerator
+        from ..synthetic.calibration import int8_calibration
     except ImportError as exc:
         raise _Fail(f'--render needs the synthetic renderer, which cannot be imported: {exc}'
                     ) from None
@@ -111,6 +112,7 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     try:
         est = HandPoseEstimator.from_files(args.model, localizer, device=args.device,
                                            precision=args.precision, optimize=args.optimize,
+                                           calibration=int8_calibration(args.precision),
                                            **({} if args.localizer_passes is None else
                                               {'localizer_passes': args.localizer_passes}))
         gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)

@@ -23,8 +23,7 @@ from .crop import center_of_mass, crop_cube
 from .exported import ExportedNet, is_exported, load_exported, localizer_beside, to_pose_output
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
-from .precision import (build_runner, calibration_runtime, resolve_runtime, Runtime,
-                        synthetic_calibration_frames)
+from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
 from .resources import resolve_model_files
 from .skeleton import get_joint_set, JointSet
 
@@ -104,8 +103,8 @@ class HandPoseEstimator:
     (see core/precision.py; ``est.precision``, ``est.backend`` and ``est.runtime`` say what
     the pose network uses; the localizer always runs in fp32, ``est.localizer_runtime``).
     ``threads``: torch and ONNX Runtime threads (None: leave torch's setting;
-    torch's setting is process-wide). ``calibration``: (frames, intrinsics) for int8, default
-    synthetic renders.
+    torch's setting is process-wide). ``calibration``: (frames, intrinsics) for int8 (required:
+    the core renders nothing; ``hand_pose_ros.synthetic.calibration`` makes synthetic ones).
     """
 
     def __init__(self, model: Union[PoseNet, ExportedNet],
@@ -145,7 +144,11 @@ class HandPoseEstimator:
 
     def _calibrate(self, calibration) -> np.ndarray:
         """The crops the exact fp32 pipeline makes of the calibration frames (int8)."""
-        frames, intr = calibration or synthetic_calibration_frames(self.config.joint_set)
+        if calibration is None:
+            raise ValueError('precision int8 needs calibration=(frames, intrinsics): depth frames '
+                             'of hands like those it will see (synthetic renders: hand_pose_ros.'
+                             'synthetic.calibration.calibration_frames)')
+        frames, intr = calibration
         recorder = _Recorder(build_runner(self.model, calibration_runtime(self.model),
                                           self.device, self.threads))
         self._pose_run = recorder

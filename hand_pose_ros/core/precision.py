@@ -4,25 +4,34 @@
 the ``avx512_bf16`` / ``amx_bf16`` flags of /proc/cpuinfo) and fp32 elsewhere: emulated bf16 is
 slower than fp32. CUDA keeps fp32 (GPU precision is another concern). int8 is opt-in:
 post-training static quantization through ONNX Runtime (core/exported.py), calibrated on
-crops the fp32 pipeline makes of synthetic renders. These choices are the pose network's;
-the estimator runs the localizer in fp32 whatever they are (core/estimator.py).
+crops of frames the caller passes in (the CLI and the node render synthetic ones).
+These choices are the pose network's; the estimator runs the localizer in fp32 whatever
+they are (core/estimator.py).
 
-On the CPU the torch backend runs the network in channels_last memory format as a traced,
-frozen TorchScript graph (``optimize='freeze'``: batch norm folded into convolutions, oneDNN
-kernels); ``'compile'`` (torch.compile with freezing) is faster still but costs tens of seconds
-and a C++ compiler at start-up, so it is opt-in. ``'none'`` is plain eager fp32 NCHW, what
-CUDA runs. The measured table is in the README (``hand-pose bench --compare``).
+On the CPU the torch backend runs the network in the memory format of
+:func:`memory_format` as a traced, frozen TorchScript graph (``optimize='freeze'``: batch norm
+folded into convolutions, oneDNN kernels); ``'compile'`` (torch.compile with freezing) is
+faster still but costs tens of seconds and a C++ compiler at start-up, so it is opt-in.
+``'none'`` is plain eager fp32 NCHW, what CUDA runs. The measured table is in the README
+(``hand-pose bench --compare``).
+
+The instruction set counts as what oneDNN will use: the CPU's flags, capped by
+``ONEDNN_MAX_CPU_ISA`` where that is set (so ``ONEDNN_MAX_CPU_ISA=AVX2`` on an AVX-512
+machine takes every decision an AVX2-only machine takes). :func:`memory_format` is the one
+place that picks NCHW or channels_last for training (training/trainer.py), inference (here)
+and the benchmark.
 """
 import copy
 from dataclasses import dataclass
 from functools import lru_cache
+import os
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Tuple, Union
+from typing import FrozenSet, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from torch import nn
 
-from .camera import Intrinsics
 from .exported import (ExportedNet, InferenceGraph, Network, onnx_bytes, ort_runner,
                        quantize_int8, Runner, trace_graph)
 
@@ -30,8 +39,12 @@ PRECISIONS = ('auto', 'fp32', 'bf16', 'int8')
 BACKENDS = ('auto', 'torch', 'onnxruntime', 'torchscript')
 OPTIMIZATIONS = ('auto', 'none', 'channels_last', 'freeze', 'compile')
 NATIVE_BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
-CALIBRATION_FRAMES = 32     # synthetic renders used to calibrate int8 activations
-CALIBRATION_SEED = 20_240_617
+# ISA levels that decide a CPU path, lowest first, and the ONEDNN_MAX_CPU_ISA values (oneDNN's
+# names) that cap oneDNN at each; a value not listed (ALL, AVX512_CORE_BF16, AMX ...) caps nothing
+# we decide on.
+ISA_LEVELS = ('sse', 'avx2', 'avx512', 'avx512_bf16')
+_ONEDNN_CAPS = {'SSE41': 'sse', 'AVX': 'sse', 'AVX2': 'avx2', 'AVX2_VNNI': 'avx2',
+                'AVX2_VNNI_2': 'avx2', 'AVX512_CORE': 'avx512', 'AVX512_CORE_VNNI': 'avx512'}
 
 
 @lru_cache(maxsize=4)
@@ -48,10 +61,79 @@ def cpu_flags(cpuinfo: Union[str, Path] = '/proc/cpuinfo') -> FrozenSet[str]:
     return frozenset()
 
 
-def native_bf16(flags: Optional[FrozenSet[str]] = None) -> bool:
-    """True when the CPU has bf16 arithmetic (AVX-512 BF16 or AMX) and oneDNN is built in."""
+def cpu_isa(flags: Optional[FrozenSet[str]] = None,
+            onednn_cap: Optional[str] = None) -> str:
+    """The ISA level oneDNN computes at: 'sse' | 'avx2' | 'avx512' | 'avx512_bf16'.
+
+    From the CPU flags (default /proc/cpuinfo), capped by ``onednn_cap`` (default the
+    ``ONEDNN_MAX_CPU_ISA`` environment variable, which oneDNN itself obeys).
+    """
     flags = cpu_flags() if flags is None else flags
-    return torch.backends.mkldnn.is_available() and any(f in flags for f in NATIVE_BF16_FLAGS)
+    if any(f in flags for f in NATIVE_BF16_FLAGS):
+        level = 'avx512_bf16'
+    elif 'avx512f' in flags:
+        level = 'avx512'
+    elif 'avx2' in flags:
+        level = 'avx2'
+    else:
+        level = 'sse'
+    cap = os.environ.get('ONEDNN_MAX_CPU_ISA', '') if onednn_cap is None else onednn_cap
+    cap_level = _ONEDNN_CAPS.get(cap.strip().upper())
+    if cap_level is not None and ISA_LEVELS.index(cap_level) < ISA_LEVELS.index(level):
+        level = cap_level
+    return level
+
+
+def native_bf16(flags: Optional[FrozenSet[str]] = None,
+                onednn_cap: Optional[str] = None) -> bool:
+    """True when oneDNN is built in and computes bf16 natively (AVX-512 BF16 or AMX)."""
+    return (torch.backends.mkldnn.is_available()
+            and cpu_isa(flags, onednn_cap) == 'avx512_bf16')
+
+
+def onednn_channel_block(isa: str) -> int:
+    """Channels oneDNN's x86 fp32 convolution kernels process at once: 16 (AVX-512) or 8."""
+    return 16 if isa.startswith('avx512') else 8
+
+
+def channels_last_hazards(nets: Iterable[nn.Module], isa: Optional[str] = None) -> List[str]:
+    """Convolutions whose channels_last weight gradient oneDNN gets wrong on this ISA.
+
+    oneDNN's 1x1 strided backward-weights kernel for nhwc tensors with fewer input channels
+    than its channel block (:func:`onednn_channel_block`) writes past its workspace
+    (uxlfoundation/oneDNN issue 6035): measured here on torch 2.13, a segfault or an endless
+    loop with ``ONEDNN_MAX_CPU_ISA=AVX2`` (in=4) and a segfault on AVX-512 (in=4 or 8, 64x64
+    input); the same layers in NCHW are exact. Names ``module.path (in->out)`` of such layers.
+    """
+    block = onednn_channel_block(cpu_isa() if isa is None else isa)
+    found = []
+    for k, net in enumerate(nets):
+        for name, m in net.named_modules():
+            if (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
+                    and m.in_channels < block):
+                found.append(f'{type(net).__name__}.{name} ({m.in_channels}->{m.out_channels})')
+    return found
+
+
+def memory_format(nets: Iterable[nn.Module], device: torch.device, precision: str,
+                  training: bool, isa: Optional[str] = None) -> torch.memory_format:
+    """NCHW or channels_last for ``nets`` on ``device`` at ``precision`` ('fp32' | 'bf16').
+
+    CUDA: channels_last (tensor cores). CPU inference: channels_last, measured faster with
+    either precision (README speed table, ``hand-pose bench --compare``). CPU training:
+    channels_last only under native bf16 (0.60 s vs 1.25 s a compact batch-32 step in fp32)
+    and never when :func:`channels_last_hazards` finds a layer oneDNN would get wrong; fp32
+    training trains in NCHW (channels_last measured no faster for fp32 training steps, and
+    it is the layout whose oneDNN kernels are exact on every ISA).
+    """
+    if device.type == 'cuda':
+        return torch.channels_last
+    if not training:
+        return torch.channels_last
+    isa = cpu_isa() if isa is None else isa
+    if precision != 'bf16' or isa != 'avx512_bf16' or channels_last_hazards(nets, isa):
+        return torch.contiguous_format
+    return torch.channels_last
 
 
 @dataclass(frozen=True)
@@ -119,7 +201,9 @@ def torch_runner(net: Network, precision: str, optimize: str,
         return InferenceGraph(net.to(device)).eval()
     dtype = torch.bfloat16 if precision == 'bf16' else torch.float32
     work = copy.deepcopy(net).to(device=device, dtype=dtype).eval()
-    layout = optimize != 'none'
+    layout = optimize == 'channels_last' or (
+        optimize != 'none'
+        and memory_format([net], device, precision, training=False) == torch.channels_last)
     if layout:
         work = work.to(memory_format=torch.channels_last)
     graph = InferenceGraph(work, dtype, channels_last=layout).eval()
@@ -152,24 +236,3 @@ def build_runner(net: Union[Network, ExportedNet], runtime: Runtime, device: tor
             raise ValueError('int8 needs calibration patches; found none')
         model = quantize_int8(model, calibration)
     return ort_runner(model, threads)
-
-
-def synthetic_calibration_frames(joint_set: str, count: int = CALIBRATION_FRAMES,
-                                 seed: int = CALIBRATION_SEED
-                                 ) -> Tuple[List[np.ndarray], Intrinsics]:
-    """``count`` rendered ICVL-camera depth frames (mm) for int8 calibration.
-
-    Needs the synthetic renderer (hand_pose_ros.synthetic); pass your own frames to the
-    estimator (``calibration=(frames, intrinsics)``) where it is not installed.
-    """
-    from .specs import dataset_spec
-    try:
-        from ..synthetic import SyntheticGenerator
-    except ImportError as exc:
-        raise RuntimeError('int8 calibration renders synthetic hands, but the renderer is not '
-                           f'available ({exc}); pass calibration=(frames, intrinsics)') from None
-    intr = dataset_spec('icvl').intrinsics
-    gen = SyntheticGenerator(intr, joint_set=joint_set, device='cpu', seed=seed)
-    depth = gen.sample(count).depth_mm
-    depth = depth.numpy() if isinstance(depth, torch.Tensor) else np.asarray(depth)
-    return [np.ascontiguousarray(d, dtype=np.float32) for d in depth], intr

@@ -27,7 +27,7 @@ from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoin
 from ..core.estimator import HandPoseEstimator, select_device
 from ..core.nets.localizer import Localizer
 from ..core.nets.pose_net import PoseNet
-from ..core.precision import native_bf16
+from ..core.precision import cpu_isa, memory_format, native_bf16
 
 LOG = logging.getLogger('hand_pose_ros.train')
 STATE_FILE = 'train_state.pt'
@@ -104,13 +104,19 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + self.rank)
         self.model_cfg, self.loc_cfg = cfg.model_configs()
-        # channels_last: ~20 % faster convolutions on CPU (oneDNN) and on CUDA tensor cores.
-        cl = torch.channels_last
-        self.pose = (PoseNet(self.model_cfg).to(self.device, memory_format=cl)
-                     if cfg.train_pose else None)
-        self.loc = (Localizer(self.loc_cfg).to(self.device, memory_format=cl)
-                    if cfg.train_localizer else None)
+        self.pose = PoseNet(self.model_cfg).to(self.device) if cfg.train_pose else None
+        self.loc = Localizer(self.loc_cfg).to(self.device) if cfg.train_localizer else None
         self.bf16 = use_bf16(cfg.amp, self.device)
+        # NCHW or channels_last by the CPU's ISA, the precision and the layers (core/precision.py)
+        nets = [n for n in (self.pose, self.loc) if n is not None]
+        self.memory_format = memory_format(nets, self.device, 'bf16' if self.bf16 else 'fp32',
+                                           training=True)
+        for net in nets:
+            net.to(memory_format=self.memory_format)
+        LOG.info('training on %s (%s): %s, %s', self.device,
+                 cpu_isa() if self.device.type == 'cpu' else 'cuda',
+                 'bf16 autocast' if self.bf16 else 'fp32',
+                 'channels_last' if self.memory_format == torch.channels_last else 'NCHW')
         self.opt: Dict[str, Any] = {}
         self.sched: Dict[str, Any] = {}
         for name, model, ocfg in (('pose', self.pose, cfg.optimizer),
@@ -213,7 +219,7 @@ class Trainer:
             self.pose.train()
             patch, target, _ = pose_crops(batch.depth_mm, batch.uvd, batch.intrinsics,
                                           self.model_cfg, cfg.augment, gen)
-            patch = patch.contiguous(memory_format=torch.channels_last)
+            patch = patch.contiguous(memory_format=self.memory_format)
             with amp:
                 out = self.pose_ddp(patch)
             loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight)
@@ -226,7 +232,7 @@ class Trainer:
                                                self.loc_cfg, cfg.near_mm, cfg.far_mm,
                                                cfg.augment, gen)
             if patch.shape[0] > 1:
-                patch = patch.contiguous(memory_format=torch.channels_last)
+                patch = patch.contiguous(memory_format=self.memory_format)
                 with amp:
                     pred = self.loc_ddp(patch)
                 loss = localizer_loss(pred, target)
