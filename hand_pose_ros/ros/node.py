@@ -35,6 +35,7 @@ from ..core.estimator import HandPoseEstimator
 NODE_NAME = 'hand_pose_node'
 MAX_CAMERA_FRAMES = 16       # CameraInfo kept per frame_id (bounded memory)
 WARN_PERIOD_S = 5.0
+WORKER_JOIN_S = 30.0          # the frame in flight finishes before the node's handles go
 
 
 class StartupError(RuntimeError):
@@ -47,6 +48,7 @@ class HandPoseNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._worker: Optional[Worker] = None
+        self.pipeline: Optional[FramePipeline] = None
         try:
             self._setup()
         except BaseException:
@@ -87,7 +89,8 @@ class HandPoseNode(Node):
                                  qos_overriding_options=overrides)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
-        self._worker = Worker(self._slot, self._process, self._on_worker_error)
+        self._worker = Worker(self._slot, self._process, self._on_worker_error,
+                              keep_running=self.context.ok)
         self._worker.start()
         self.get_logger().info(
             f'ready: model {getattr(est, "model_path", self.params.model)} '
@@ -206,11 +209,15 @@ class HandPoseNode(Node):
             str(est.device), extra))
 
     def destroy_node(self) -> None:
-        """Stop the worker before the node's handles go away."""
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
+        """Orderly clean-up: stop and join the worker (the frame in flight finishes), then
+        destroy publishers, subscriptions and timers, then drop the networks (torch modules,
+        ONNX Runtime sessions) while the interpreter and the rclpy context are still whole."""
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.stop(WORKER_JOIN_S):
+            self.get_logger().error(f'the inference thread did not finish its frame within '
+                                    f'{WORKER_JOIN_S:.0f} s; the exit waits for it')
         super().destroy_node()
+        self.pipeline = None
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -47,31 +47,45 @@ class LatestSlot(Generic[T]):
 
 
 class Worker:
-    """A daemon thread calling ``handle(item)`` for the newest item of a LatestSlot.
+    """A thread calling ``handle(item)`` for the newest item of a LatestSlot.
 
     ``handle`` must not raise; if it does, ``on_error`` gets the exception and the loop goes
-    on with the next frame (one bad frame never stops the node).
+    on with the next frame (one bad frame never stops the node). The loop ends when the slot
+    is closed (``stop``) or, checked between frames, when ``keep_running()`` turns false.
+
+    Not a daemon thread: the interpreter waits for it (at most the frame in flight) instead of
+    finalizing while it is inside the network. A daemon thread caught in native code at exit
+    is killed by ``pthread_exit`` when it reaches for the GIL; unwinding through torch's C++
+    frames, that aborts the process (``terminate called without an active exception``).
     """
 
     def __init__(self, slot: LatestSlot, handle: Callable[[T], None],
-                 on_error: Callable[[BaseException], None], name: str = 'hand_pose_worker'):
+                 on_error: Callable[[BaseException], None], name: str = 'hand_pose_worker',
+                 keep_running: Callable[[], bool] = lambda: True):
         self._slot, self._handle, self._on_error = slot, handle, on_error
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._keep_running = keep_running
+        self._thread = threading.Thread(target=self._run, name=name, daemon=False)
 
     def start(self) -> None:
         """Start the thread."""
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> bool:
-        """Close the slot and join; True when the thread ended within ``timeout_s``."""
+    def stop(self, timeout_s: Optional[float] = 30.0) -> bool:
+        """Close the slot and join (the frame in flight finishes first); True when the thread
+        ended within ``timeout_s`` (None: wait as long as it takes)."""
         self._slot.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
-        """Take-and-handle loop until the slot closes."""
-        while not self._slot.closed:
+        """Take-and-handle loop until the slot closes or keep_running() turns false."""
+        while not self._slot.closed and self._keep_running():
             item = self._slot.take(timeout_s=0.5)
             if item is None:
                 continue
