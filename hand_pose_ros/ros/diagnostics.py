@@ -130,3 +130,23 @@ class ThrottledWarnings:
         suffix = f' ({skipped} more since the last report)' if skipped else ''
         self._emit(f'{message}{suffix}')
         return True
+
+
+def no_input_message(depth_topic: str, info_topic: str, waited_s: float, depth_publishers: int,
+                     info_publishers: int, reliable_input: bool) -> str:
+    """The console warning while no depth image has arrived yet: the topics the node listens
+    on, how many publishers each has, and what to check."""
+    def count(n: int) -> str:
+        return f'{n} publisher{"" if n == 1 else "s"}'
+
+    text = (f'no depth image received in {waited_s:.0f} s on {depth_topic} '
+            f'({count(depth_publishers)}; CameraInfo on {info_topic}: '
+            f'{count(info_publishers)}): ')
+    if depth_publishers == 0:
+        return text + ('is the camera driver running? Check its topic names against the '
+                       'remappings (launch arguments camera, depth_topic, camera_info_topic; '
+                       '`ros2 topic list -t` shows what is published)')
+    if reliable_input:
+        return text + ('reliable_input is true: a BEST_EFFORT (sensor-data) publisher never '
+                       'reaches this subscription; set reliable_input to false')
+    return text + 'the publisher has sent nothing yet (driver still starting, or a bag paused?)'

@@ -6,11 +6,13 @@ subscribe, start the worker. Callbacks only store the newest frame; a worker thr
 estimator (latest frame wins, older unprocessed frames are counted as dropped) and publishes.
 """
 import sys
+import threading
 from typing import Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
                               ParameterException)
 from rclpy.node import Node
@@ -21,7 +23,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from . import conversions as conv
-from .diagnostics import diagnostic_array, PipelineStats, ThrottledWarnings
+from .diagnostics import diagnostic_array, no_input_message, PipelineStats, ThrottledWarnings
 from .drawing import debug_patch
 from .markers import delete_all_markers, skeleton_markers
 from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
@@ -31,10 +33,12 @@ from .spin import run_node
 from .worker import LatestSlot, Worker
 from ..core.checkpoint import CheckpointError
 from ..core.estimator import HandPoseEstimator
+from ..synthetic.calibration import int8_calibration
 
 NODE_NAME = 'hand_pose_node'
 MAX_CAMERA_FRAMES = 16       # CameraInfo kept per frame_id (bounded memory)
 WARN_PERIOD_S = 5.0
+NO_INPUT_WARN_PERIOD_S = 5.0  # console warning while no depth image has arrived yet
 WORKER_JOIN_S = 30.0          # the frame in flight finishes before the node's handles go
 
 
@@ -49,6 +53,8 @@ class HandPoseNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         self._worker: Optional[Worker] = None
         self.pipeline: Optional[FramePipeline] = None
+        self.pub_debug = None
+        self._debug_lock = threading.Lock()
         try:
             self._setup()
         except BaseException:
@@ -77,18 +83,25 @@ class HandPoseNode(Node):
         self.pub_joints = self.create_publisher(PoseArray, '~/joints', 10)
         self.pub_cloud = self.create_publisher(PointCloud2, '~/joints_cloud', 10)
         self.pub_markers = self.create_publisher(MarkerArray, '~/markers', 10)
-        self.pub_debug = self.create_publisher(Image, '~/debug_image', 2)
+        self._advertise_debug_image(self.params.publish_debug_image)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         qos = conv.depth_qos(self.params.reliable_input)
         overrides = QoSOverridingOptions.with_default_policies()
         self._slot: LatestSlot = LatestSlot()
-        self.create_subscription(CameraInfo, 'depth/camera_info', self._on_camera_info, qos,
-                                 qos_overriding_options=overrides)
-        self.create_subscription(Image, 'depth/image', self._on_image, qos,
-                                 qos_overriding_options=overrides)
+        info_sub = self.create_subscription(CameraInfo, 'depth/camera_info',
+                                            self._on_camera_info, qos,
+                                            qos_overriding_options=overrides)
+        image_sub = self.create_subscription(Image, 'depth/image', self._on_image, qos,
+                                             qos_overriding_options=overrides)
+        self.input_topics = (image_sub.topic_name, info_sub.topic_name)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
+        # steady clock: with use_sim_time and no bag playing, ROS time (and its timers) stand
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._waiting_since_ns = self._steady.now().nanoseconds
+        self._no_input_timer = self.create_timer(NO_INPUT_WARN_PERIOD_S, self._warn_no_input,
+                                                 clock=self._steady)
         self._worker = Worker(self._slot, self._process, self._on_worker_error,
                               keep_running=self.context.ok)
         self._worker.start()
@@ -97,7 +110,8 @@ class HandPoseNode(Node):
             f'({self.joint_set.name}, {self.joint_set.num_joints} joints) on {est.device}; '
             f'depth range [{self.params.near_m}, {self.params.far_m}] m; '
             f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS; '
-            f'warm-up frame {warm_ms:.0f} ms')
+            f'warm-up frame {warm_ms:.0f} ms; listening on {self.input_topics[0]} '
+            f'(sensor_msgs/Image) and {self.input_topics[1]} (sensor_msgs/CameraInfo)')
 
     def _declare_parameters(self) -> NodeParams:
         """Declare every parameter of the table and read them into a NodeParams."""
@@ -116,7 +130,8 @@ class HandPoseNode(Node):
         try:
             return HandPoseEstimator.from_files(params.model, localizer, device=params.device,
                                                 threads=network_threads(params.threads),
-                                                precision=params.precision)
+                                                precision=params.precision,
+                                                calibration=int8_calibration(params.precision))
         except (CheckpointError, FileNotFoundError) as exc:
             raise StartupError(f'cannot load the model (model={params.model!r}, '
                                f'localizer={params.localizer!r}): {exc}') from None
@@ -134,6 +149,8 @@ class HandPoseNode(Node):
     def _on_image(self, msg: Image) -> None:
         """Pair with the latest CameraInfo of the same frame and hand over (newest wins)."""
         info = self._camera_infos.get(msg.header.frame_id)
+        if not self._no_input_timer.is_canceled():   # the first image: stop the warning
+            self._no_input_timer.cancel()
         self.stats.record_input(dropped_previous=self._slot.put((msg, info)))
 
     def _on_set_parameters(self, changes: List[Parameter]) -> SetParametersResult:
@@ -153,6 +170,7 @@ class HandPoseNode(Node):
             self.get_logger().warning(f'parameter change refused: {reason}')
             return SetParametersResult(successful=False, reason=reason)
         self.params = new
+        self._advertise_debug_image(new.publish_debug_image)
         self.get_logger().info('parameters updated: ' + ', '.join(
             f'{n}={v!r}' for n, v in ours))
         return SetParametersResult(successful=True)
@@ -184,12 +202,34 @@ class HandPoseNode(Node):
         self.pub_cloud.publish(conv.point_cloud(result.xyz_mm, pose.confidence, header))
         self.pub_markers.publish(skeleton_markers(result.xyz_mm, self.joint_set, header))
         if self.pipeline.params.publish_debug_image:
-            crop = debug_patch(pose.patch, pose.patch_uv, self.joint_set)
-            self.pub_debug.publish(conv.bgr_image(crop, header))
+            with self._debug_lock:
+                if self.pub_debug is not None:
+                    crop = debug_patch(pose.patch, pose.patch_uv, self.joint_set)
+                    self.pub_debug.publish(conv.bgr_image(crop, header))
         self._hand_visible = True
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         self.stats.record_output((now_ns - stamp_ns) / 1e6, pose.timings.get('total', 0.0))
+
+    def _advertise_debug_image(self, enabled: bool) -> None:
+        """Advertise ~/debug_image only while publish_debug_image is true."""
+        with self._debug_lock:
+            if enabled and self.pub_debug is None:
+                self.pub_debug = self.create_publisher(Image, '~/debug_image', 2)
+            elif not enabled and self.pub_debug is not None:
+                self.destroy_publisher(self.pub_debug)
+                self.pub_debug = None
+
+    def _warn_no_input(self) -> None:
+        """Every NO_INPUT_WARN_PERIOD_S until the first depth image: say where the node listens
+        and who publishes there (cancelled by the first image)."""
+        if self.stats.frames_in:
+            return
+        waited_s = (self._steady.now().nanoseconds - self._waiting_since_ns) / 1e9
+        depth, info = self.input_topics
+        self.get_logger().warning(no_input_message(
+            depth, info, waited_s, self.count_publishers(depth), self.count_publishers(info),
+            self.params.reliable_input))
 
     def _on_worker_error(self, exc: BaseException) -> None:
         """An unexpected error in one frame: count it, log it (throttled), keep running."""
@@ -205,7 +245,8 @@ class HandPoseNode(Node):
         extra = {'device': str(est.device), 'model': str(getattr(est, 'model_path', '')),
                  'joint_set': self.joint_set.name}
         self.pub_diag.publish(diagnostic_array(
-            self.stats.snapshot(), header, f'{self.get_name()}: hand pose pipeline',
+            self.stats.snapshot(), header,
+            f'{self.get_fully_qualified_name().lstrip("/")}: hand pose pipeline',
             str(est.device), extra))
 
     def destroy_node(self) -> None:
