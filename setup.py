@@ -12,6 +12,11 @@ def _files(pattern: str) -> list:
     return sorted(p for p in glob(pattern) if os.path.isfile(p))
 
 
+# What the test suite needs (`pip install .[test]`). colcon reads extras_require['test'] (the
+# ament_python convention now that setuptools dropped tests_require): with pytest listed there,
+# `colcon test` runs pytest over test/ instead of falling back to unittest (which finds 0 tests).
+TEST_REQUIRES = ['pytest>=7', 'pytest-timeout>=2.1', 'flake8>=6', 'flake8-import-order']
+
 # The PyPI ROS 2 wheels: never a hard requirement (a user with a sourced ROS distro
 # already has rclpy and the message packages and must not get a second copy).
 ROS_WHEELS = [
@@ -51,15 +56,14 @@ setup(
     extras_require={
         'ros': ROS_WHEELS,
         'onnx': ['onnx>=1.15', 'onnxruntime>=1.17'],
-        'dev': ['pytest>=7', 'pytest-timeout>=2.1', 'flake8>=6', 'flake8-import-order',
-                'colcon-common-extensions'],
+        'test': TEST_REQUIRES,
+        'dev': TEST_REQUIRES + ['colcon-common-extensions'],
     },
     zip_safe=True,
     maintainer='hand_pose_ros maintainers',
     maintainer_email='maintainers@hand-pose-ros.invalid',
     description='3D hand joints from one depth image, with ROS 2 adapters.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'hand-pose = hand_pose_ros.cli:main',

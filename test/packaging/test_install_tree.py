@@ -4,6 +4,7 @@ from pathlib import Path
 import shutil
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -64,3 +65,37 @@ def test_resources_resolve_through_the_ament_index(install):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(install / 'share' / 'hand_pose_ros' / 'config' /
                                       'datasets.yaml')
+
+
+def test_colcon_test_runs_pytest(install):
+    """`colcon test` picks pytest (extras_require['test']), not unittest's 0 tests."""
+    ws = install.parents[1]
+    done = subprocess.run([COLCON, 'test', '--base-paths', 'src', '--packages-select',
+                           'hand_pose_ros', '--pytest-args', 'test/core/test_filters.py'],
+                          cwd=ws, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = ws / 'build' / 'hand_pose_ros' / 'pytest.xml'
+    assert report.is_file(), 'colcon test did not run pytest:\n' + done.stdout[-3000:]
+    suite = ElementTree.parse(report).getroot()
+    suite = suite if suite.tag == 'testsuite' else suite.find('testsuite')
+    assert int(suite.get('tests')) >= 5
+    assert int(suite.get('failures')) == int(suite.get('errors')) == 0
+
+
+def test_test_dependencies_are_declared_for_colcon_and_rosdep():
+    setup_info = pytest.importorskip(
+        'colcon_python_setup_py.package_identification.python_setup_py',
+        reason='needs colcon (pip install colcon-common-extensions)')
+    from colcon_core.task.python.test import has_test_dependency
+
+    data = setup_info.get_setup_information(REPO / 'setup.py')
+    test_extras = data['extras_require']['test']
+    assert has_test_dependency(data, 'pytest')          # colcon's choice of pytest
+    assert not data.get('tests_require')                # dropped by setuptools
+    ini = (REPO / 'pytest.ini').read_text()
+    assert ('--timeout' not in ini) or any(r.startswith('pytest-timeout') for r in test_extras)
+    manifest = ElementTree.parse(REPO / 'package.xml').getroot()
+    test_depends = {e.text for e in manifest.findall('test_depend')}
+    exec_depends = {e.text for e in manifest.findall('exec_depend')}
+    assert {'python3-pytest', 'python3-pytest-timeout', 'launch_pytest'} <= test_depends
+    assert {'rviz2', 'launch', 'launch_ros', 'ros2launch'} <= exec_depends
