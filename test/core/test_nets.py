@@ -1,4 +1,5 @@
-"""Every network variant: output shapes, no NaN, gradients reach every parameter; it learns."""
+"""Every network variant: output shapes, no NaN, gradients reach every parameter; each one
+learns (beats the best constant predictor on the frames it was trained on)."""
 import pytest
 import torch
 
@@ -52,7 +53,22 @@ def test_paper_config_shapes():
         out = net(torch.zeros(1, 1, 128, 128))
     assert out.heatmaps.shape == (1, 2, 16, 64, 64)
     assert out.attention.shape == (1, 128, 64, 64)
+    # A mask in [0, 1]. Today it is sigmoid(post-ReLU features), so it never goes below 0.5
+    # (test_attention_mask_can_switch_off_the_background records that as an expected failure).
     assert out.attention.min() >= 0 and out.attention.max() <= 1
+
+
+@pytest.mark.xfail(strict=True, reason='issue #13 (paper fidelity): the mask is sigmoid of '
+                   'post-ReLU hourglass features, so it cannot go below 0.5 and cannot switch '
+                   'off the background; remove this mark when the mask spans [0, 1]')
+def test_attention_mask_can_switch_off_the_background():
+    torch.manual_seed(0)
+    net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
+                              hourglass_depth=3)).eval()
+    with torch.inference_mode():
+        mask = net(torch.randn(4, 1, 64, 64)).attention
+    # with features of both signs, a mask spanning [0, 1] goes well below one half somewhere
+    assert mask.min() < 0.25, float(mask.min())
 
 
 def test_wrong_input_shape_is_reported():
@@ -86,32 +102,50 @@ def test_localizer_forward_backward():
 
 
 def _tiny_frames(n: int, size: int, j: int):
-    """Crops with a few bright discs (joints) and their normalised coordinates."""
+    """Crops with a bright disc per joint and their normalised (u, v, d) targets.
+
+    The discs give the (u, v) of every joint; the joints' identities and their depths differ
+    from frame to frame, so the net can only fit them by learning these very frames."""
     g = torch.Generator().manual_seed(3)
     target = torch.rand(n, j, 3, generator=g) * 1.4 - 0.7
-    ticks = (torch.arange(size) * 2 + 1) / size - 1
     heat = gaussian_heatmaps(target[..., :2], size, 3.0).amax(1)          # (n, size, size)
     x = (1 - 2 * heat)[:, None] * (0.5 + 0.5 * target[..., 2].mean(1))[:, None, None, None]
-    assert ticks.shape == (size,)
     return x, target
 
 
-@pytest.mark.parametrize('variant', ['attention', 'plain'])
-def test_pose_net_overfits_four_frames(variant):
+def _mean_errors(pred: torch.Tensor, target: torch.Tensor):
+    """Mean (u, v) distance and mean |d| error of (B, J, 3) normalised joints."""
+    return (float((pred[..., :2] - target[..., :2]).norm(dim=-1).mean()),
+            float((pred[..., 2] - target[..., 2]).abs().mean()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_pose_net_fits_four_frames_better_than_any_constant(variant):
+    """Every variant learns its four training frames: the decoded joints (heatmap arg-max +
+    depth branch, as at inference) beat the best constant predictor (the per-joint mean of the
+    targets) by far, in (u, v) and in depth separately. An all-zero, constant or
+    input-independent output, a depth branch that does not learn, or heatmaps decoded from an
+    untrained stack cannot do better than that constant."""
     torch.manual_seed(0)
-    cfg = ModelConfig(variant=variant, width=16, stacks=2, input_size=64, heatmap_size=32,
-                      hourglass_depth=3, joint_set='icvl16')
+    cfg = ModelConfig(variant=variant, width=16, stacks=2, input_size=32, heatmap_size=16,
+                      hourglass_depth=2, joint_set='icvl16')
     net = PoseNet(cfg)
-    x, target = _tiny_frames(4, 64, cfg.num_joints)
+    x, target = _tiny_frames(4, 32, cfg.num_joints)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    first = None
-    for _ in range(60):
+    for _ in range(150):
         loss, _ = pose_loss(net(x), target, cfg.sigma)
-        first = float(loss) if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
     net.eval()
     with torch.no_grad():
-        final = float(pose_loss(net(x), target, cfg.sigma)[0])
-    assert final < first / 10, (first, final)
+        pred, _ = PoseNet.joints(net(x))
+    uv_err, d_err = _mean_errors(pred, target)
+    uv_const, d_const = _mean_errors(target.mean(0, keepdim=True).expand_as(target), target)
+    # measured (seed 0, 150 steps): (u, v) 0.06-0.07 and depth 0.01-0.04 for every variant,
+    # against 0.44 and 0.33 for the constant. Broken nets trained the same way: all-zero
+    # output (u, v) 1.35 (plain 0.55); a depth branch blind to the input, depth 0.33; a net
+    # fed a blank input, (u, v) 0.47.
+    assert uv_err < 0.35 * uv_const, (uv_err, uv_const)
+    assert d_err < 0.35 * d_const, (d_err, d_const)
