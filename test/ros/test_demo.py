@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip('rclpy', reason='needs rclpy (pip install .[ros] or a sourced ROS 2)')
 pytestmark = pytest.mark.ros
 
+from hand_pose_ros.core.skeleton import ICVL16  # noqa: E402
 from test.ros.harness import TIMEOUT_S  # noqa: E402
 
 
@@ -51,8 +53,18 @@ def test_demo_runs_and_writes_its_outputs(tmp_path, tiny_model):
     for key in ('frames_in', 'frames_out', 'dropped_frames', 'rejected', 'latency_ms',
                 'estimator_ms_p50', 'error_mm', 'input_fps', 'output_fps', 'pngs'):
         assert key in summary
-    assert summary['frames_out'] > 0 and summary['error_mm']['frames'] >= 0
-    assert 'mean joint error' in (out / 'summary.txt').read_text()
+    assert summary['frames_out'] > 0
+    # the error was measured: predictions matched to the ground truth by stamp, one number per
+    # ICVL16 joint, and the mean is the mean of those (a random-weight model: a large error,
+    # but inside the crop cube around the hand, never NaN or 0)
+    error = summary['error_mm']
+    assert error['frames'] > 0, error
+    assert sorted(error['per_joint']) == sorted(ICVL16.joint_names)
+    per_joint = np.array(list(error['per_joint'].values()))
+    assert error['mean'] == pytest.approx(per_joint.mean(), abs=0.1)
+    assert 0 < error['mean'] < 400, error
+    assert any(line.split('| error')[1].split()[0] != '-' for line in lines), lines
+    assert f"{error['frames']} frames" in (out / 'summary.txt').read_text()
     for name in summary['pngs']:
         assert (out / name).stat().st_size > 0
     assert (out / 'logs' / 'hand_pose_node.log').exists()
