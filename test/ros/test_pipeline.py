@@ -123,15 +123,38 @@ def test_4k_frame_is_processed_downscaled(pipeline):
     assert abs(result.pose.center[2] - 450) < 60      # the hand is found at its true depth
 
 
-def test_left_hand_mirrors_and_smoothing_follows_stamps(pipeline):
-    right = pipeline.process(*good()).xyz_mm
+def lopsided_frame() -> np.ndarray:
+    """A hand-sized disc with a 'thumb' bar to its right: not mirror-symmetric, so the crop of
+    its mirror image differs from its own crop."""
+    frame = blob_frame(center=(170, 110), depth=450.0)
+    frame[100:108, 190:215] = 440.0
+    return frame
+
+
+def test_left_hand_output_is_the_mirror_image_of_the_right_hand_output(pipeline):
+    """handedness='left' on the horizontally flipped frame (camera info mirrored to match)
+    gives exactly the mirror image (x -> -x) of the joints handedness='right' gives on the
+    original: one network, one side; the other hand is mirrored in and out."""
+    frame = lopsided_frame()
+    h = header()
+    right = pipeline.process(conv.depth_image(frame, h), conv.camera_info(INTR, h))
+    flipped = np.ascontiguousarray(frame[:, ::-1])
+    left_info = conv.camera_info(INTR.mirrored(), h)
     pipeline.configure(replace(PARAMS, handedness='left'))
     try:
-        assert pipeline.estimator.mirror
-        left = pipeline.process(*good()).xyz_mm
-        assert not np.allclose(left, right)   # a random net is not mirror-symmetric
+        left = pipeline.process(conv.depth_image(flipped, h), left_info)
     finally:
         pipeline.configure(PARAMS)
+    assert right.ok and left.ok
+    mirror = np.array([-1.0, 1.0, 1.0], np.float32)
+    np.testing.assert_allclose(left.xyz_mm, right.xyz_mm * mirror, atol=0.5)
+    # the same flipped frame taken for a right hand is not mirrored: the joints differ by far
+    # more than that tolerance (the random network is not mirror-symmetric)
+    as_right = pipeline.process(conv.depth_image(flipped, h), left_info)
+    assert np.abs(as_right.xyz_mm - right.xyz_mm * mirror).max() > 5.0
+
+
+def test_smoothing_follows_stamps(pipeline):
     pipeline.configure(replace(PARAMS, smoothing=True, smoothing_min_cutoff=0.01))
     try:
         first = pipeline.process(*good(10.0)).xyz_mm
