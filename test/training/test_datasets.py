@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.io
 
-from hand_pose_ros.core.camera import uvd_to_xyz, xyz_to_uvd
 from hand_pose_ros.core.skeleton import ICVL16, MSRA21, NYU14, NYU14_SOURCE_IDS
 from hand_pose_ros.core.specs import dataset_spec
 from hand_pose_ros.training.data import collate_samples
@@ -177,22 +176,34 @@ def write_bin(path: Path, depth: np.ndarray, box: tuple, size=(320, 240)) -> Non
     path.write_bytes(header.tobytes() + depth[top:bottom, left:right].astype('<f4').tobytes())
 
 
-def write_msra_gesture(folder: Path, xyz_cam: np.ndarray) -> dict:
-    """joint.txt in MSRA's convention (y up, z negative) + a depth .bin per frame."""
+# MSRA15's published intrinsics (cvpr15_MSRAHandGestureDB readme: principal point (160, 120),
+# focal 241.42) and its joint.txt axes: x right, y UP, z = -depth (an OpenGL-style camera
+# frame; see the loader's docstring for the sources). Written here by hand, not with the
+# loader's own conversion, so a loader with the wrong convention fails these tests.
+MSRA_F, MSRA_CX, MSRA_CY = 241.42, 160.0, 120.0
+
+
+def msra_joint_txt_xyz(uvd: np.ndarray) -> np.ndarray:
+    """(..., 3) pixel u, v and depth d (mm) -> joint.txt x, y, z as MSRA stores them."""
+    u, v, d = uvd[..., 0], uvd[..., 1], uvd[..., 2]
+    return np.stack([(u - MSRA_CX) * d / MSRA_F, (MSRA_CY - v) * d / MSRA_F, -d], axis=-1)
+
+
+def write_msra_gesture(folder: Path, uvd: np.ndarray) -> dict:
+    """joint.txt (frame count, then 21 x y z per line) + a depth .bin per frame whose hand box
+    holds every joint's depth at its pixel; ``uvd`` is (N, 21, 3) pixels and mm."""
     folder.mkdir(parents=True)
-    intr = dataset_spec('msra').intrinsics
-    stored = xyz_cam * np.array([1.0, -1.0, -1.0])
-    lines = [str(len(xyz_cam))] + [' '.join(f'{v:.6f}' for v in f.ravel()) for f in stored]
+    stored = msra_joint_txt_xyz(uvd)
+    lines = [str(len(uvd))] + [' '.join(f'{v:.6f}' for v in f.ravel()) for f in stored]
     (folder / 'joint.txt').write_text('\n'.join(lines) + '\n')
     depths = {}
-    for i, joints in enumerate(xyz_cam):
-        uvd = xyz_to_uvd(joints, intr)
-        u0, v0 = np.floor(uvd[:, :2].min(0)).astype(int) - 3
-        u1, v1 = np.ceil(uvd[:, :2].max(0)).astype(int) + 3
+    for i, joints in enumerate(uvd):
+        u0, v0 = np.floor(joints[:, :2].min(0)).astype(int) - 3
+        u1, v1 = np.ceil(joints[:, :2].max(0)).astype(int) + 3
         depth = np.zeros((240, 320), np.float32)
         depth[v0:v1, u0:u1] = RNG.uniform(300, 400, (v1 - v0, u1 - u0))
-        u, v = np.round(uvd[0, :2]).astype(int)
-        depth[v, u] = uvd[0, 2]                                   # the wrist's own depth
+        for u, v, d in joints:
+            depth[int(round(v)), int(round(u))] = d                 # each joint's own depth
         path = folder / f'{i:06d}_depth.bin'
         write_bin(path, depth, (u0, v0, u1, v1))
         depths[str(path)] = depth
@@ -200,37 +211,50 @@ def write_msra_gesture(folder: Path, xyz_cam: np.ndarray) -> dict:
 
 
 def msra_hands(n: int) -> np.ndarray:
-    """(n, 21, 3) camera-frame joints (mm, y down, z forward)."""
-    return RNG.normal(0.0, 25.0, (n, 21, 3)) + np.array([10.0, -20.0, 350.0])
+    """(n, 21, 3) uvd labels at whole pixels of the 320x240 image, depth 300-400 mm."""
+    return np.concatenate([RNG.integers(100, 220, (n, 21, 1)), RNG.integers(60, 180, (n, 21, 1)),
+                           RNG.uniform(300, 400, (n, 21, 1))], axis=-1).astype(np.float64)
 
 
 def test_msra_round_trip_and_split(tmp_path):
     intr = dataset_spec('msra').intrinsics
-    xyz0, xyz1 = msra_hands(2), msra_hands(3)
-    depths = write_msra_gesture(tmp_path / 'P0' / '1', xyz0)
-    depths.update(write_msra_gesture(tmp_path / 'P1' / 'TIP', xyz1))
+    uvd0, uvd1 = msra_hands(2), msra_hands(3)
+    depths = write_msra_gesture(tmp_path / 'P0' / '1', uvd0)
+    depths.update(write_msra_gesture(tmp_path / 'P1' / 'TIP', uvd1))
     test = MSRADataset(tmp_path, test_subject=0, split='test')
     train = MSRADataset(tmp_path, test_subject=0, split='train')
     assert (len(test), len(train)) == (2, 3)
     assert MSRADataset(tmp_path, test_subject=1, split='train').paths == test.paths
-    expected = xyz_to_uvd(xyz0, intr)
-    check_round_trip(test, depths, expected)
+    check_round_trip(test, depths, uvd0)
+    check_round_trip(train, depths, uvd1)
     s = test[1]
     assert s.joint_set is MSRA21 and s.intrinsics == intr
-    np.testing.assert_allclose(uvd_to_xyz(s.uvd.astype(np.float64), intr), xyz0[1], atol=1e-3)
-    assert s.uvd[:, 2].min() > 0                                      # depth forward
-    u, v = np.round(s.uvd[0, :2]).astype(int)
-    assert s.depth_mm[v, u] == pytest.approx(s.uvd[0, 2], abs=1e-3)  # joint meets the depth
+    u, v = np.round(s.uvd[:, :2]).astype(int).T
+    np.testing.assert_allclose(s.depth_mm[v, u], s.uvd[:, 2], atol=1e-3)   # joints meet depth
     assert s.depth_mm[0, 0] == 0.0                                    # outside the box
 
 
-def test_msra_y_points_down_in_the_image(tmp_path):
-    intr = dataset_spec('msra').intrinsics
-    xyz = msra_hands(1)
-    xyz[0, 4] = [0.0, -50.0, 350.0]                 # index tip above the optical axis (y up = -)
-    write_msra_gesture(tmp_path / 'P0' / '1', xyz)
+def test_msra_axes_follow_the_dataset_convention(tmp_path):
+    """joint.txt written by hand: y up and z = -depth. A joint above the image centre has
+    y > 0 and must come out above the centre (v < cy); one to the right (x > 0) at u > cx; every
+    depth positive. A loader that kept y (y down), negated x or dropped z's sign fails here."""
+    folder = tmp_path / 'P0' / '5'
+    folder.mkdir(parents=True)
+    joints = np.zeros((21, 3))
+    joints[:] = [0.0, 0.0, -400.0]                              # on the optical axis, 400 mm
+    joints[0] = [-99.411814, 99.411814, -400.0]                 # pixel (100, 60): left, above
+    joints[8] = [86.985337, -115.980449, -350.0]                # pixel (220, 200): right, below
+    (folder / 'joint.txt').write_text(
+        '1\n' + ' '.join(f'{value:.6f}' for value in joints.ravel()) + '\n')
+    depth = np.zeros((240, 320), np.float32)
+    depth[50:210, 90:230] = 400.0
+    depth[200, 220] = 350.0
+    write_bin(folder / '000000_depth.bin', depth, (90, 50, 230, 210))
     s = MSRADataset(tmp_path, test_subject=0, split='test')[0]
-    assert s.uvd[4, 1] < intr.cy and s.uvd[4, 0] == pytest.approx(intr.cx)
+    np.testing.assert_allclose(s.uvd[0], [100.0, 60.0, 400.0], atol=1e-3)
+    np.testing.assert_allclose(s.uvd[8], [220.0, 200.0, 350.0], atol=1e-3)
+    np.testing.assert_allclose(s.uvd[1], [160.0, 120.0, 400.0], atol=1e-3)
+    assert s.depth_mm[200, 220] == 350.0 and s.depth_mm[60, 100] == 400.0
 
 
 def test_msra_errors(tmp_path):
