@@ -20,7 +20,7 @@ interrupts at once (KeyboardInterrupt): nothing runs on another thread yet.
 """
 import signal
 import threading
-from typing import Callable, Dict, List, Optional, Tuple, Type
+from typing import Callable, List, Optional, Tuple, Type
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -43,7 +43,6 @@ class ShutdownRequest:
         self._event = threading.Event()
         self.interrupt = True
         self.signals: List[int] = []
-        self._previous: Dict[int, object] = {}
 
     def __call__(self, signum: int, _frame=None) -> None:
         """The signal handler (Python runs it on the main thread)."""
@@ -60,14 +59,8 @@ class ShutdownRequest:
     def install(self) -> 'ShutdownRequest':
         """Handle SHUTDOWN_SIGNALS from now on (main thread only)."""
         for signum in SHUTDOWN_SIGNALS:
-            self._previous[signum] = signal.signal(signum, self)
+            signal.signal(signum, self)
         return self
-
-    def restore(self) -> None:
-        """Put the previous handlers back."""
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
 
     def ignore_from_now(self) -> None:
         """Ignore SHUTDOWN_SIGNALS for the rest of the process (the clean-up is done). Python
@@ -76,7 +69,6 @@ class ShutdownRequest:
         (status -2 or -15); an ignored signal stays ignored (SIGKILL still works)."""
         for signum in SHUTDOWN_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
-        self._previous.clear()
 
 
 def spin_until_shutdown(executor, request: ShutdownRequest, context) -> None:
