@@ -113,6 +113,7 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
         est = HandPoseEstimator.from_files(args.model, localizer, device=args.device,
                                            precision=args.precision, optimize=args.optimize,
                                            calibration=int8_calibration(args.precision),
+                                           handedness=spec.handedness,
                                            **({} if args.localizer_passes is None else
                                               {'localizer_passes': args.localizer_passes}))
         gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
@@ -128,7 +129,9 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     for start in range(0, len(gt_uvd), args.batch_size):
         stop = min(start + args.batch_size, len(gt_uvd))
         try:
-            depth = gen.render_joints(torch.from_numpy(xyz[start:stop]).float())  # (B, H, W)
+            # the dataset's own hands (ICVL: left), as in its published figures
+            depth = gen.render_joints(torch.from_numpy(xyz[start:stop]).float(),
+                                      left=spec.handedness == 'left')           # (B, H, W)
         except ValueError as exc:
             raise _Fail(f'{args.render}: frames {start + 1}..{stop}: {exc}') from None
         frames = list(depth.detach().cpu().float().numpy())

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .config import LocalizerConfig, ModelConfig
+from .config import LocalizerConfig, ModelConfig, stored_model_config
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet
 
@@ -92,7 +92,7 @@ def load_pose_model(path: PathLike, joint_set: Optional[str] = None
     """(model in eval mode, config, metadata) of a pose checkpoint; checks the joint set."""
     data = load_checkpoint(path, 'pose')
     try:
-        config = ModelConfig.from_dict(data['config'])
+        config = stored_model_config(data['config'])
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f'{path}: invalid model config: {exc}') from None
     if joint_set is not None and config.joint_set != joint_set:

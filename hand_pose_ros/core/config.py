@@ -8,6 +8,7 @@ from typing import Any, Dict, Tuple, Type, TypeVar, Union
 
 import yaml
 
+from .handedness import SIDES
 from .skeleton import get_joint_set
 
 VARIANTS: Tuple[str, ...] = ('attention', 'direct', 'two_branch', 'plain')
@@ -46,9 +47,12 @@ class ModelConfig(_Config):
     cube_mm: float = 250.0         # edge of the 3D cube cropped around the hand centre (mm)
     sigma: float = 2.0             # Gaussian target std in heatmap pixels
     rd_ratio: float = 0.0625       # squeeze-excitation reduction ratio (1/16)
+    handedness: str = 'right'      # the hand it is trained on; the estimator mirrors the other
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)
+        if self.handedness not in SIDES:
+            raise ValueError(f'handedness must be one of {SIDES}, found {self.handedness!r}')
         if self.variant not in VARIANTS:
             raise ValueError(f'variant must be one of {VARIANTS}, found {self.variant!r}')
         if self.input_size != 2 * self.heatmap_size:
@@ -78,6 +82,16 @@ class LocalizerConfig(_Config):
     def __post_init__(self) -> None:
         if self.width < 4 or self.input_size % 32 or self.cube_mm <= 0:
             raise ValueError(f'invalid LocalizerConfig {self}')
+
+
+# Pose networks stored before their handedness was recorded were all trained on renders with the
+# chirality of the ICVL ground truth: left hands (core/handedness.py).
+LEGACY_HANDEDNESS = 'left'
+
+
+def stored_model_config(data: Dict[str, Any]) -> ModelConfig:
+    """The ModelConfig of a checkpoint or exported file (``handedness`` defaults to left)."""
+    return ModelConfig.from_dict({'handedness': LEGACY_HANDEDNESS, **data})
 
 
 def load_model_yaml(path: Union[str, Path]) -> Tuple[ModelConfig, LocalizerConfig]:

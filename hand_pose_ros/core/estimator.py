@@ -4,6 +4,10 @@ depth (mm) -> centre of mass of the nearest hand region -> localizer crop -> ref
 centre (``localizer_passes`` times, each pass around the last centre) -> pose crop ->
 two-task network -> heatmap decoding -> image uvd -> camera xyz (mm).
 
+Handedness (core/handedness.py): ``handedness`` says which hand to expect ('right' or 'left');
+a pose network is trained on one side (``config.handedness``), so a hand of the other side is
+mirrored into the crops (both networks see the mirror image) and its joints mirrored back.
+
 How the networks run is chosen once, at construction (core/precision.py): ``precision``
 ('auto' = bf16 on CPUs with native bf16, else fp32; 'int8' through ONNX Runtime),
 ``backend`` ('torch', 'onnxruntime', or the backend of an exported file, core/exported.py)
@@ -21,6 +25,7 @@ from .camera import Intrinsics, uvd_to_xyz
 from .checkpoint import load_localizer, load_pose_model
 from .crop import center_of_mass, crop_cube
 from .exported import ExportedNet, is_exported, load_exported, localizer_beside, to_pose_output
+from .handedness import check_side
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
@@ -32,6 +37,9 @@ from .skeleton import get_joint_set, JointSet
 # 1 / 2 / 3 / 4 passes: the second pass buys most for one more localizer run (~6 ms on CPU).
 DEFAULT_LOCALIZER_PASSES = 2
 MAX_LOCALIZER_PASSES = 8
+# A float frame whose every depth is below this (mm) is taken for metres: no depth camera
+# measures a whole scene within 10 mm; the same scene in metres stays below it out to 10 m.
+METRES_MAX = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class HandPose:
     timings: Dict[str, float]    # ms per stage: com, localizer, crop, pose_net, decode, total
     patch: np.ndarray = field(repr=False)     # (S, S) float32 normalised crop fed to the net
     patch_uv: np.ndarray = field(repr=False)  # (J, 2) float32 joints in crop pixels
+    handedness: str = 'right'                 # which hand: 'right' | 'left'
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,11 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
         return depth.astype(np.float32)
     if depth.dtype in (np.float32, np.float64):
         d = depth.astype(np.float32, copy=False)
-        return np.where(np.isfinite(d), d, np.float32(0)) if not np.isfinite(d).all() else d
+        d = np.where(np.isfinite(d), d, np.float32(0)) if not np.isfinite(d).all() else d
+        if 0 < d.max() < METRES_MAX:
+            raise ValueError(f'depth must be millimetres, but its largest value is {d.max():.3g}: '
+                             'metres? (multiply by 1000; ROS 32FC1 images are metres)')
+        return d
     raise ValueError(f'depth dtype must be uint16 or float32 millimetres, found {depth.dtype}')
 
 
@@ -111,7 +124,8 @@ class HandPoseEstimator:
                  localizer: Optional[Union[Localizer, ExportedNet]] = None,
                  device: Union[str, torch.device] = 'auto', near_mm: float = 100.0,
                  far_mm: float = 1500.0, cube_mm: Optional[float] = None,
-                 mirror: bool = False, localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
+                 handedness: str = 'right',
+                 localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
                  precision: str = 'auto', backend: str = 'auto',
                  optimize: str = 'auto', threads: Optional[int] = None,
                  calibration: Optional[Tuple[Sequence[np.ndarray], Intrinsics]] = None) -> None:
@@ -121,9 +135,10 @@ class HandPoseEstimator:
         self.joint_set: JointSet = get_joint_set(self.config.joint_set)
         self._lock = threading.Lock()
         self.near_mm, self.far_mm = 0.0, 0.0
-        self.cube_mm, self.mirror, self.localizer_passes = self.config.cube_mm, False, 1
+        self.cube_mm, self.localizer_passes = self.config.cube_mm, 1
+        self.handedness = self.config.handedness
         self.configure(near_mm=near_mm, far_mm=far_mm, cube_mm=cube_mm or self.config.cube_mm,
-                       mirror=mirror, localizer_passes=localizer_passes)
+                       handedness=handedness, localizer_passes=localizer_passes)
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.threads = torch.get_num_threads()
@@ -183,10 +198,11 @@ class HandPoseEstimator:
         return est
 
     def configure(self, near_mm: Optional[float] = None, far_mm: Optional[float] = None,
-                  cube_mm: Optional[float] = None, mirror: Optional[bool] = None,
+                  cube_mm: Optional[float] = None, handedness: Optional[str] = None,
                   localizer_passes: Optional[int] = None) -> None:
-        """Change the depth range (mm), cube edge (mm), mirroring or the number of localizer
-        passes (1..MAX_LOCALIZER_PASSES); validated, thread-safe."""
+        """Change the depth range (mm), cube edge (mm), the hand to expect ('right' | 'left')
+        or the number of localizer passes (1..MAX_LOCALIZER_PASSES); validated, thread-safe."""
+        side = self.handedness if handedness is None else check_side(handedness)
         passes = self.localizer_passes if localizer_passes is None else int(localizer_passes)
         if not 1 <= passes <= MAX_LOCALIZER_PASSES:
             raise ValueError(f'localizer_passes must be 1..{MAX_LOCALIZER_PASSES}, '
@@ -201,8 +217,12 @@ class HandPoseEstimator:
         with self._lock:
             self.near_mm, self.far_mm, self.cube_mm = near, far, cube
             self.localizer_passes = passes
-            if mirror is not None:
-                self.mirror = bool(mirror)
+            self.handedness = side
+
+    @property
+    def mirror(self) -> bool:
+        """Whether crops are mirrored: the expected hand is not the network's side."""
+        return self.handedness != self.config.handedness
 
     def estimate(self, depth: np.ndarray, intr: Intrinsics) -> Optional[HandPose]:
         """Joints of the nearest hand in ``depth`` (uint16 or float32 mm), or None."""
@@ -216,8 +236,9 @@ class HandPoseEstimator:
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics) -> List[Estimate]:
         """Estimate several frames of one camera at once (one network call per stage)."""
         with self._lock:
-            near, far, cube, mirror = self.near_mm, self.far_mm, self.cube_mm, self.mirror
+            near, far, cube, side = self.near_mm, self.far_mm, self.cube_mm, self.handedness
             passes = self.localizer_passes
+        mirror = side != self.config.handedness
         sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
         t0 = time.perf_counter()
         frames = [as_depth_mm(d, intr) for d in depths]
@@ -239,9 +260,11 @@ class HandPoseEstimator:
             for _ in range(passes):      # each pass crops around the previous pass's centre
                 patch, t = crop_cube(depth_t, center, intr, lcfg.cube_mm, lcfg.input_size,
                                      mirror)
-                refined = t.from_normalized(self._loc_run(patch)[0].float()[:, None])[:, 0]
-                # A centre moved out of the localizer's own crop is not trusted: keep the last.
-                ok = (refined[:, 2] > 0) & ((refined - center).abs()[:, 2] < lcfg.cube_mm / 2)
+                inside = self._loc_run(patch)[0].float()             # (B, 3) crop-normalised
+                refined = t.from_normalized(inside[:, None])[:, 0]
+                # A centre out of the localizer's own crop (any of u, v, d beyond the cube's
+                # half edge, |normalised| > 1) is not trusted: keep the last one.
+                ok = (refined[:, 2] > 0) & (inside.abs() <= 1.0).all(-1)
                 center = torch.where(ok[:, None], refined, center)
         sync()
         t2 = time.perf_counter()
@@ -267,7 +290,7 @@ class HandPoseEstimator:
             results[i] = Estimate(HandPose(
                 xyz=cpu[1][k], uvd=cpu[0][k], confidence=cpu[2][k], center=cpu[3][k],
                 joint_set=self.joint_set, timings=dict(timings), patch=cpu[4][k],
-                patch_uv=cpu[5][k]))
+                patch_uv=cpu[5][k], handedness=side))
         return results
 
     def _run_pose(self, patch: torch.Tensor) -> PoseOutput:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import LocalizerConfig, ModelConfig
+from .config import LocalizerConfig, ModelConfig, stored_model_config
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
 
@@ -170,8 +170,9 @@ def _parse_metadata(text: str, path: Path) -> Tuple[str, Union[ModelConfig, Loca
         found = meta.get('format') if isinstance(meta, dict) else 'no hand_pose_ros metadata'
         raise ValueError(f'{path}: expected an exported hand_pose_ros network '
                          f'({EXPORT_FORMAT}), found {found!r}')
-    cls = ModelConfig if meta.get('kind') == 'pose' else LocalizerConfig
-    return meta['kind'], cls.from_dict(meta['config'])
+    if meta.get('kind') == 'pose':
+        return meta['kind'], stored_model_config(meta['config'])
+    return meta['kind'], LocalizerConfig.from_dict(meta['config'])
 
 
 def is_torchscript(path: Union[str, Path]) -> bool:

@@ -6,19 +6,22 @@ from typing import Dict
 import yaml
 
 from .camera import Intrinsics
+from .handedness import check_side
 from .resources import find_resource
 from .skeleton import get_joint_set, JointSet
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset's sensor intrinsics, joint set, crop cube (mm) and depth file encoding."""
+    """One dataset's sensor intrinsics, joint set, crop cube (mm), depth file encoding and the
+    side of its hands in the optical frame (core/handedness.py)."""
 
     name: str
     joint_set: JointSet
     intrinsics: Intrinsics
     cube_mm: float
     depth_png: str
+    handedness: str
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def dataset_spec(name: str) -> DatasetSpec:
         raise KeyError(f'unknown dataset {name!r}; known: {sorted(table)}')
     d = table[key]
     return DatasetSpec(key, get_joint_set(d['joint_set']), Intrinsics.from_dict(d['intrinsics']),
-                       float(d['cube_mm']), str(d['depth_png']))
+                       float(d['cube_mm']), str(d['depth_png']), check_side(d['handedness']))
 
 
 def camera_spec(name: str) -> CameraSpec:

@@ -51,7 +51,7 @@ def warm_up(estimator: HandPoseEstimator, runs: int = 3) -> float:
 def estimator_settings(params: NodeParams, model_cube_mm: float) -> dict:
     """Keyword arguments of HandPoseEstimator.configure for a parameter set (m -> mm)."""
     return {'near_mm': params.near_m * 1e3, 'far_mm': params.far_m * 1e3,
-            'cube_mm': params.cube_mm or model_cube_mm, 'mirror': params.mirror,
+            'cube_mm': params.cube_mm or model_cube_mm, 'handedness': params.handedness,
             'localizer_passes': params.localizer_passes}
 
 

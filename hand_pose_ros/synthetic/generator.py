@@ -5,6 +5,10 @@
     depth = gen.render_joints(xyz16)  # ground-truth ICVL16 joints (n, 16, 3) mm -> (n, H, W)
     depth, xyz = gen.animate(1.5)     # one frame of a smoothly moving hand (numpy)
 
+Hands are right hands (``handedness='right'``, the default), left hands (``'left'``) or either
+with equal odds (``'both'``); a left hand is the mirrored kinematic model (hand_model.py), and
+``SyntheticBatch.left`` says which is which.
+
 Every hand, sampled or given, is rendered from its ICVL16 joints through one path
 (:meth:`render_joints`), so synthetic training frames and renders of real ground truth come
 from the same distribution. Randomness: poses and per-frame nuisances come from a CPU
@@ -27,6 +31,7 @@ from .sensor import apply_sensor, NUM_SENSOR_RANDOMS, SensorConfig
 from ..core.camera import Intrinsics, xyz_to_uvd
 from ..core.skeleton import FROM_HAND22, get_joint_set
 
+HANDEDNESS = ('right', 'left', 'both')
 _NUM_RANDOMS = NUM_HAND_RANDOMS + NUM_SCENE_RANDOMS + NUM_SENSOR_RANDOMS
 _DEVICE_SEED_OFFSET = 0x9E3779B9  # decorrelates the pixel-noise stream from the pose stream
 _CPU_CHUNK_PIXELS = 2_500_000      # pixels per rendered chunk (320x240: 32 frames)
@@ -41,6 +46,7 @@ class SyntheticBatch:
     xyz: torch.Tensor          # (n, J, 3) camera-frame mm, the generator's joint set
     uvd: torch.Tensor          # (n, J, 3) pixels and mm
     hand22_xyz: torch.Tensor   # (n, 22, 3) camera-frame mm, all joints of the model hand
+    left: torch.Tensor         # (n,) bool: True for a left hand
 
 
 class SyntheticGenerator:
@@ -57,7 +63,11 @@ class SyntheticGenerator:
                  shape: Optional[HandShape] = None,
                  scene: Optional[SceneConfig] = None,
                  skeleton: Optional[HandSkeleton] = None,
-                 chunk: Optional[int] = None):
+                 chunk: Optional[int] = None,
+                 handedness: str = 'right'):
+        if handedness not in HANDEDNESS:
+            raise ValueError(f'handedness must be one of {HANDEDNESS}, found {handedness!r}')
+        self.handedness = handedness
         self.intrinsics = intrinsics
         self.joint_set = get_joint_set(joint_set)
         self.device = torch.device(device)
@@ -86,25 +96,37 @@ class SyntheticGenerator:
         self._cpu, self._dev = self._generators(seed)
         self.seed = seed
 
-    def sample_hand22(self, n: int) -> torch.Tensor:
-        """n random hands (n, 22, 3) camera-frame mm, placed fully inside the image (CPU)."""
-        local = forward_kinematics(sample_angles(n, self._cpu, self.pose), self.skeleton)
+    def sample_sides(self, n: int) -> torch.Tensor:
+        """(n,) bool, True for a left hand, by ``handedness`` (draws only for 'both')."""
+        if self.handedness == 'both':
+            return torch.rand(n, generator=self._cpu) < 0.5
+        return torch.full((n,), self.handedness == 'left', dtype=torch.bool)
+
+    def sample_hand22(self, n: int, left: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """n random hands (n, 22, 3) camera-frame mm, placed fully inside the image (CPU);
+        ``left`` (n,) bool picks left hands (None: right hands)."""
+        local = forward_kinematics(sample_angles(n, self._cpu, self.pose), self.skeleton, left)
         rot = sample_rotation(n, self._cpu, self.pose)
         trans = place_in_view(local, rot, self._cpu, self.intrinsics, self.pose)
         return local @ rot.transpose(1, 2) + trans[:, None]
 
     def sample(self, n: int) -> SyntheticBatch:
         """n random hands rendered with background and sensor model, with labels."""
-        hand22 = self.sample_hand22(n).to(self.device)
-        depth = self._render(hand22[:, self._icvl], self._cpu, self._dev)
+        left = self.sample_sides(n)
+        hand22 = self.sample_hand22(n, left).to(self.device)
+        left = left.to(self.device)
+        depth = self._render(hand22[:, self._icvl], self._cpu, self._dev, left=left)
         xyz = hand22[:, self._ids]
-        return SyntheticBatch(depth, xyz, xyz_to_uvd(xyz, self.intrinsics), hand22)
+        return SyntheticBatch(depth, xyz, xyz_to_uvd(xyz, self.intrinsics), hand22, left)
 
-    def render_joints(self, xyz_icvl16: torch.Tensor, seed: Optional[int] = None) -> torch.Tensor:
+    def render_joints(self, xyz_icvl16: torch.Tensor, seed: Optional[int] = None,
+                      left: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Sensor depth (n, H, W) mm of given ICVL16 hands (n, 16, 3) camera-frame mm.
 
         ``seed`` renders with fresh streams from that seed (the generator's own streams are
-        left untouched); None continues the generator's streams.
+        left untouched); None continues the generator's streams. ``left`` (n,) bool (or one
+        bool) says which hands are left ones; None tells each from its joints
+        (core/handedness.py), which cannot tell the sides of a perfectly flat hand apart.
         """
         xyz = torch.as_tensor(xyz_icvl16, dtype=torch.float32)
         if xyz.ndim != 3 or xyz.shape[1:] != (16, 3):
@@ -113,10 +135,13 @@ class SyntheticGenerator:
         if not bool(torch.isfinite(xyz).all()) or bool((xyz[..., 2] <= 0).any()):
             raise ValueError('xyz_icvl16 must be finite with every depth z > 0 mm')
         cpu, dev = self._generators(seed) if seed is not None else (self._cpu, self._dev)
-        return self._render(xyz.to(self.device), cpu, dev)
+        if left is not None:
+            left = torch.as_tensor(left, dtype=torch.bool).to(self.device).expand(xyz.shape[0])
+        return self._render(xyz.to(self.device), cpu, dev, left=left)
 
     def _render(self, xyz16: torch.Tensor, cpu: torch.Generator, dev: torch.Generator,
-                rand: Optional[torch.Tensor] = None) -> torch.Tensor:
+                rand: Optional[torch.Tensor] = None,
+                left: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The one rendering path: ICVL16 joints -> hand, background, sensor (chunked)."""
         n = xyz16.shape[0]
         if rand is None:
@@ -127,8 +152,9 @@ class SyntheticGenerator:
         for i in range(0, n, self.chunk):
             part, r = xyz16[i:i + self.chunk], rand[i:i + self.chunk]
             zbuf = empty_zbuffer(part.shape[0], self.intrinsics, self.device)
+            side = None if left is None else left[i:i + self.chunk]
             cones, slab = hand_primitives(part, self.skeleton, self.shape, r[:, :h0],
-                                          self.intrinsics)
+                                          self.intrinsics, side)
             draw_cones(zbuf, cones, self.intrinsics)
             draw_slab(zbuf, slab, self.intrinsics)
             if self.background:
@@ -142,8 +168,9 @@ class SyntheticGenerator:
     def animate(self, t_s: float) -> Tuple[np.ndarray, np.ndarray]:
         """Frame at time ``t_s`` of a smoothly moving hand: depth (H, W) float32 mm and joints
         (J, 3) float32 mm. Pose, forearm and scene are continuous in t; the noise is redrawn
-        for every millisecond of t."""
-        local = forward_kinematics(animated_angles(t_s), self.skeleton)
+        for every millisecond of t. A right hand, or a left one where ``handedness`` is 'left'."""
+        left = torch.tensor([self.handedness == 'left'])
+        local = forward_kinematics(animated_angles(t_s), self.skeleton, left)
         rot, palm = animated_placement(t_s)
         offset = palm - (rot @ local[:, 1, :, None])[..., 0]
         hand22 = local @ rot.transpose(1, 2) + offset[:, None]
@@ -152,5 +179,6 @@ class SyntheticGenerator:
         rand[:, h0:s0] = static_scene_randoms()
         frame = int(round(t_s * 1000.0))
         _, dev = self._generators(self.seed * 1_000_003 + frame)
-        depth = self._render(hand22[:, self._icvl].to(self.device), self._cpu, dev, rand)
+        depth = self._render(hand22[:, self._icvl].to(self.device), self._cpu, dev, rand,
+                             left.to(self.device))
         return depth[0].cpu().numpy(), hand22[0, self._ids].numpy().astype(np.float32)

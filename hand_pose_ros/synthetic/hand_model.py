@@ -1,10 +1,18 @@
 """Kinematic hand HAND22: skeleton (config/synthetic.yaml), joint angles, forward kinematics.
 
-Palm frame, defined once in :func:`palm_frame` and shared by the sampler, the renderer and the
-bone-length measurement: origin at the palm centre, y towards the mean of the four finger MCPs
-(distal), x along little MCP -> index MCP made orthogonal to y (radial), z = x cross y. The
-fingers flex towards -z (palmar). That is the chirality of the ICVL ground truth (measure.py
-checks it); a hand of the other chirality is the mirror image (``Intrinsics.mirrored``).
+Chirality. The skeleton's numbers were measured on the ICVL ground truth (measure.py), whose
+hands are left hands (core/handedness.py), so they are written in the frame of a left hand:
+the *model frame*, origin at the palm centre, y towards the mean of the four finger MCPs
+(distal), x along little MCP -> index MCP made orthogonal to y (radial), z = x cross y
+(dorsal); the fingers flex towards -z (palmar). :func:`forward_kinematics` returns a **right**
+hand, the mirror image x -> -x of that hand, unless asked for a left one: left hands come from
+mirroring the kinematic model, never the image. In the optical frame (x right, y down,
+z forward) a right hand held palm towards the camera, fingers up, has its thumb on the image's
+right (test/synthetic/test_chirality.py).
+
+:func:`palm_frame` maps model-frame coordinates onto a hand of either side (a rotation for a
+left hand, a rotation times that mirror for a right one), so the renderer places the thumb
+base, wrist and palm slab from one set of numbers on both.
 
 The palm (wrist, palm centre, MCPs, thumb CMC) is rigid. Every finger is a planar chain
 MCP -> PIP -> DIP -> tip whose DIP flexion is tied to the PIP flexion (``DIP_PER_PIP``), so a
@@ -13,12 +21,14 @@ the DIP exactly (renderer.infer_dip). The thumb is CMC -> MCP -> IP -> tip.
 """
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import yaml
 
+from ..core.handedness import handedness_score
 from ..core.resources import find_resource
+from ..core.skeleton import ICVL16
 
 Vec3 = Tuple[float, float, float]
 FINGERS = ('index', 'middle', 'ring', 'little')
@@ -114,8 +124,35 @@ def thumb_flex_dir(u0: torch.Tensor, cmc_abd: torch.Tensor) -> torch.Tensor:
     return normalize(target - (target * u0).sum(-1, keepdim=True) * u0)
 
 
-def forward_kinematics(angles: HandAngles, skel: HandSkeleton) -> torch.Tensor:
-    """HAND22 joints (n, 22, 3) in the palm frame (mm) for a batch of joint angles."""
+Side = Union[bool, torch.Tensor]   # True (or a (n,) bool tensor's True) = left hand
+
+
+def _left_mask(left: Optional[Side], n: int, device: torch.device) -> torch.Tensor:
+    """(n,) bool: which hands are left ones (None: none, a right hand each)."""
+    if left is None:
+        return torch.zeros(n, dtype=torch.bool, device=device)
+    return torch.as_tensor(left, dtype=torch.bool, device=device).expand(n)
+
+
+def mirror_model(xyz: torch.Tensor, left: Optional[Side] = None) -> torch.Tensor:
+    """Model-frame points (n, ..., 3) of the measured (left) hand -> the hands of ``left``'s
+    sides: right ones mirrored x -> -x, left ones as they are."""
+    mask = _left_mask(left, xyz.shape[0], xyz.device)
+    sign = torch.where(mask, 1.0, -1.0).to(xyz.dtype)
+    out = xyz.clone()
+    out[..., 0] = out[..., 0] * sign.view(-1, *([1] * (xyz.ndim - 2)))
+    return out
+
+
+def forward_kinematics(angles: HandAngles, skel: HandSkeleton,
+                       left: Optional[Side] = None) -> torch.Tensor:
+    """HAND22 joints (n, 22, 3) (mm) of right hands (``left`` None or False) or left hands
+    (``left`` True, or per hand a (n,) bool tensor), model frame mirrored for the right ones."""
+    return mirror_model(_left_model_kinematics(angles, skel), left)
+
+
+def _left_model_kinematics(angles: HandAngles, skel: HandSkeleton) -> torch.Tensor:
+    """HAND22 joints (n, 22, 3) of the measured left hand in the model frame (mm)."""
     dev, dt = angles.scale.device, angles.scale.dtype
     n = angles.scale.shape[0]
     s = angles.scale[:, None]                                           # (n, 1)
@@ -153,20 +190,32 @@ def forward_kinematics(angles: HandAngles, skel: HandSkeleton) -> torch.Tensor:
     return out
 
 
-def palm_frame(palm: torch.Tensor, mcp: torch.Tensor) -> torch.Tensor:
-    """Rotation (..., 3, 3) whose columns are the palm axes x, y, z in the input's frame.
+def palm_frame(palm: torch.Tensor, mcp: torch.Tensor,
+               left: Optional[Side] = None) -> torch.Tensor:
+    """Matrix (..., 3, 3) taking model-frame coordinates onto this hand (columns: radial,
+    distal and dorsal axes in the input's frame).
 
-    ``palm`` (..., 3) palm centre, ``mcp`` (..., 4, 3) index, middle, ring, little MCPs.
+    ``palm`` (..., 3) palm centre, ``mcp`` (..., 4, 3) index, middle, ring, little MCPs;
+    ``left``: which hands are left ones (None: all right). The dorsal axis is radial x distal
+    for a left hand and its opposite for a right hand (core/handedness.py).
     """
     y = normalize(mcp.mean(-2) - palm)
     x = mcp[..., 0, :] - mcp[..., 3, :]
     x = normalize(x - (x * y).sum(-1, keepdim=True) * y)
-    return torch.stack([x, y, torch.cross(x, y, dim=-1)], -1)
+    z = torch.cross(x, y, dim=-1)
+    if left is None or not bool(torch.as_tensor(left).all()):
+        flat = z.reshape(-1, 3)
+        mask = _left_mask(left, flat.shape[0], z.device)
+        z = torch.where(mask[:, None], flat, -flat).reshape(z.shape)
+    return torch.stack([x, y, z], -1)
 
 
-def palm_frame_icvl16(xyz16: torch.Tensor) -> torch.Tensor:
-    """Palm rotation (n, 3, 3) of ICVL16 joints (n, 16, 3)."""
-    return palm_frame(xyz16[:, ICVL16_PALM], xyz16[:, list(ICVL16_MCP)])
+def palm_frame_icvl16(xyz16: torch.Tensor, left: Optional[Side] = None) -> torch.Tensor:
+    """:func:`palm_frame` of ICVL16 joints (n, 16, 3); ``left`` None: each hand's side as
+    core/handedness.py tells it from the joints."""
+    if left is None:
+        left = handedness_score(xyz16, ICVL16) < 0
+    return palm_frame(xyz16[:, ICVL16_PALM], xyz16[:, list(ICVL16_MCP)], left)
 
 
 def hand_scale_icvl16(xyz16: torch.Tensor, skel: HandSkeleton) -> torch.Tensor:

@@ -78,7 +78,7 @@ def sampled_bone_medians(skel: HandSkeleton, n: int = SOLVE_SAMPLES,
 def _palm_local(xyz16: np.ndarray) -> np.ndarray:
     """Joints (N, 16, 3) in each frame's palm frame."""
     t = torch.from_numpy(xyz16)
-    rot = palm_frame(t[:, ICVL16_PALM], t[:, list(ICVL16_MCP)])
+    rot = palm_frame(t[:, ICVL16_PALM], t[:, list(ICVL16_MCP)], left=True)  # ICVL: left
     return ((t - t[:, ICVL16_PALM, None]) @ rot).numpy()
 
 
@@ -88,7 +88,8 @@ def derive_skeleton(xyz16: np.ndarray) -> HandSkeleton:
     length = dict(zip(ICVL16.bones, targets))
     layout = np.median(_palm_local(xyz16), axis=0)                      # (16, 3)
     mcp = np.stack([layout[j] / np.linalg.norm(layout[j]) * length[(0, j)] for j in ICVL16_MCP])
-    rot = palm_frame(torch.zeros(3, dtype=torch.float64), torch.from_numpy(mcp)).numpy()
+    rot = palm_frame(torch.zeros(3, dtype=torch.float64), torch.from_numpy(mcp),
+                     left=True).numpy()
     mcp, thumb_root = mcp @ rot, layout[1] @ rot                        # into their own frame
     wrist = np.array([0.0, -WRIST_PER_MIDDLE_MCP * np.linalg.norm(mcp[1]), 0.0])
     cmc = wrist + np.array(THUMB_CMC_FROM_WRIST_MM)

@@ -18,7 +18,8 @@ import torch
 from .hand_model import HandAngles
 from ..core.camera import Intrinsics
 
-# Palm frame -> camera: palm towards the camera, fingers up, index on the image's left.
+# Model frame -> camera (hand_model.py): palm towards the camera, fingers up; the thumb on
+# the image's right for a right hand (its model frame is mirrored), on its left for a left one.
 _FACING_CAMERA = ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0))
 _BACK_TO_CAMERA = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, -1.0))
 

@@ -11,7 +11,7 @@ and ulna) bent at the wrist by a random angle. Random nuisances (finger thicknes
 bend and length) are drawn here, with the same distribution for every source.
 """
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -81,13 +81,15 @@ def _lift(palm: torch.Tensor, rot: torch.Tensor, local: torch.Tensor) -> torch.T
 
 
 def hand_primitives(xyz16: torch.Tensor, skel: HandSkeleton, shape: HandShape,
-                    rand: torch.Tensor, intr: Intrinsics) -> Tuple[Cones, Slab]:
+                    rand: torch.Tensor, intr: Intrinsics,
+                    left: Optional[torch.Tensor] = None) -> Tuple[Cones, Slab]:
     """Cones (n, NUM_HAND_CONES) and palm slab of ICVL16 hands (n, 16, 3) mm.
 
-    ``rand`` (n, NUM_HAND_RANDOMS) uniforms in [0, 1) pick the random nuisances.
+    ``rand`` (n, NUM_HAND_RANDOMS) uniforms in [0, 1) pick the random nuisances; ``left``
+    (n,) bool says which hands are left ones (None: told from the joints, core/handedness.py).
     """
     n, dev = xyz16.shape[0], xyz16.device
-    rot = palm_frame_icvl16(xyz16)
+    rot = palm_frame_icvl16(xyz16, left)
     scale = hand_scale_icvl16(xyz16, skel)[:, None]                      # (n, 1)
     palm = xyz16[:, 0]
     thick = scale * (1.0 + shape.thickness_jitter * (2.0 * rand[:, :1] - 1.0))

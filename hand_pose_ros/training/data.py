@@ -30,14 +30,17 @@ def step_seed(seed: int, rank: int, step: int) -> int:
 
 
 class SyntheticSource:
-    """Rendered frames from the synthetic hand generator (on the training device)."""
+    """Rendered frames from the synthetic hand generator (on the training device): hands of
+    ``handedness``, the side the pose network is trained on."""
 
-    def __init__(self, cfg: TrainConfig, joint_set: str, device: torch.device, rank: int = 0):
+    def __init__(self, cfg: TrainConfig, joint_set: str, device: torch.device, rank: int = 0,
+                 handedness: str = 'right'):
         from ..synthetic import SyntheticGenerator  # only needed here
         self.spec = dataset_spec(cfg.data.camera)
         self.seed, self.rank = cfg.seed, rank
         self.gen = SyntheticGenerator(self.spec.intrinsics, joint_set=joint_set, device=device,
-                                      seed=cfg.seed, background=cfg.data.background)
+                                      seed=cfg.seed, background=cfg.data.background,
+                                      handedness=handedness)
 
     def batch(self, step: int, size: int) -> Batch:
         """The frames of one step (deterministic in seed, rank and step)."""

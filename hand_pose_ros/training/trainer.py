@@ -40,13 +40,16 @@ def use_bf16(amp: str, device: torch.device) -> bool:
     return amp == 'bf16'
 
 
-def _git_commit() -> str:
-    """The source commit, or 'unknown' outside a git checkout."""
+def git_commit() -> str:
+    """The source commit ('-dirty' with uncommitted changes), or 'unknown' where git cannot
+    tell (not a checkout, no git, a repository git refuses to read)."""
     try:
-        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+        done = subprocess.run(['git', 'describe', '--always', '--dirty', '--abbrev=12'],
+                              capture_output=True, text=True, cwd=Path(__file__).parent,
+                              timeout=5)
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else 'unknown'
 
 
 def _optimizer(params, cfg: OptimConfig, steps: int):
@@ -130,7 +133,8 @@ class Trainer:
         self.metrics: Dict[str, float] = {}
         root = data_root or cfg.data.root
         if cfg.data.source == 'synthetic':
-            self.source = SyntheticSource(cfg, self.model_cfg.joint_set, self.device, self.rank)
+            self.source = SyntheticSource(cfg, self.model_cfg.joint_set, self.device, self.rank,
+                                          self.model_cfg.handedness)
         else:
             if not root:
                 raise ValueError(f'data.source {cfg.data.source!r} needs --data-root')
@@ -184,7 +188,7 @@ class Trainer:
         if self.rank != 0:
             return
         atomic_torch_save(self.state_dict(), self.out / STATE_FILE)
-        meta = {'steps': self.step, 'wall_time_s': round(self.wall_s, 1), 'commit': _git_commit(),
+        meta = {'steps': self.step, 'wall_time_s': round(self.wall_s, 1), 'commit': git_commit(),
                 'device': str(self.device), 'world_size': self.world,
                 'train_config': self.cfg.to_dict(), 'metrics': dict(self.metrics)}
         if self.pose is not None:
@@ -263,7 +267,8 @@ class Trainer:
             spec = dataset_spec(self.cfg.data.camera)
             gen = SyntheticGenerator(spec.intrinsics, joint_set=self.model_cfg.joint_set,
                                      device='cpu', seed=self.cfg.seed + 1_000_003,
-                                     background=self.cfg.data.background)
+                                     background=self.cfg.data.background,
+                                     handedness=self.model_cfg.handedness)
             b = gen.sample(self.cfg.val_frames)
             self._val = (b.depth_mm.numpy(), b.uvd.numpy(), spec.intrinsics)
         return self._val
@@ -280,7 +285,8 @@ class Trainer:
             if tag == 'with_localizer' and loc is None:
                 continue
             est = HandPoseEstimator(self.pose, loc, device=self.device,
-                                    near_mm=self.cfg.near_mm, far_mm=self.cfg.far_mm)
+                                    near_mm=self.cfg.near_mm, far_mm=self.cfg.far_mm,
+                                    handedness=self.model_cfg.handedness)
             errs = []
             for start in range(0, len(depth), 16):
                 for k, r in enumerate(est.estimate_batch(list(depth[start:start + 16]), intr)):

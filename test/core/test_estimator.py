@@ -1,4 +1,6 @@
 """The estimator on synthetic frames: J joints in the camera frame (mm), reasons, devices."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -74,18 +76,27 @@ def test_nan_pixels_are_missing_depth(estimator, icvl):
     assert estimator.estimate(np.full((240, 320), np.nan, np.float32), icvl.intrinsics) is None
 
 
-def test_mirror_maps_joints_back(tiny_config, icvl):
+def test_the_other_hand_is_mirrored_in_and_back_out(tiny_config, icvl):
     torch.manual_seed(1)
-    net = PoseNet(tiny_config)
+    net = PoseNet(tiny_config)           # a right-hand network (ModelConfig.handedness)
     frame = blob_frame(center=(180, 100), depth=420.0)
-    right = HandPoseEstimator(net, None, device='cpu').estimate(frame, icvl.intrinsics)
-    left_est = HandPoseEstimator(net, None, device='cpu', mirror=True)
+    right_est = HandPoseEstimator(net, None, device='cpu')
+    right = right_est.estimate(frame, icvl.intrinsics)
+    left_est = HandPoseEstimator(net, None, device='cpu', handedness='left')
+    assert (right_est.mirror, left_est.mirror) == (False, True)
     flipped = np.ascontiguousarray(frame[:, ::-1])
     mirrored = icvl.intrinsics.mirrored()
     left = left_est.estimate(flipped, mirrored)
+    assert (right.handedness, left.handedness) == ('right', 'left')
     # the mirrored image of the mirrored hand gives the mirror image of the joints
     np.testing.assert_allclose(left.xyz[:, 0], -right.xyz[:, 0], atol=0.5)
     np.testing.assert_allclose(left.xyz[:, 1:], right.xyz[:, 1:], atol=0.5)
+    # a left-hand network mirrors the right hand instead
+    left_net = HandPoseEstimator(PoseNet(replace(tiny_config, handedness='left')), None,
+                                 device='cpu')
+    assert left_net.mirror and left_net.handedness == 'right'
+    with pytest.raises(ValueError, match="handedness must be 'right' or 'left'"):
+        right_est.configure(handedness='both')
 
 
 def test_batch_matches_single(estimator, icvl):
@@ -121,3 +132,24 @@ def test_cuda_matches_cpu(tiny_config, icvl):
     cpu = HandPoseEstimator(net, None, device='cpu').estimate(frame, icvl.intrinsics)
     gpu = HandPoseEstimator(net, None, device='cuda').estimate(frame, icvl.intrinsics)
     np.testing.assert_allclose(cpu.xyz, gpu.xyz, atol=0.1)
+
+
+def test_float_metres_are_refused_with_the_unit_named(estimator, icvl):
+    metres = blob_frame(center=(180, 100), depth=0.42)
+    with pytest.raises(ValueError, match=r'millimetres.*0\.42.*metres\?'):
+        estimator.estimate(metres, icvl.intrinsics)
+    assert estimator.estimate(metres * 1000.0, icvl.intrinsics) is not None
+
+
+@pytest.mark.parametrize('offset, trusted', [
+    ((0.5, 0.0, 0.0), True), ((2.0, 0.0, 0.0), False), ((0.0, -1.5, 0.0), False),
+    ((0.0, 0.0, 1.5), False), ((0.3, -0.3, 0.3), True)])
+def test_localizer_centre_outside_its_crop_is_not_trusted(estimator, icvl, offset, trusted):
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    estimator.configure(localizer_passes=1)
+    # a localizer answering the crop's own centre leaves the centre of mass where it is
+    estimator._loc_run = lambda patch: (torch.zeros(1, 3),)
+    com = estimator.estimate(frame, icvl.intrinsics).center
+    estimator._loc_run = lambda patch: (torch.tensor([offset], dtype=torch.float32),)
+    moved = estimator.estimate(frame, icvl.intrinsics).center
+    assert (np.linalg.norm(moved - com) > 5.0) == trusted, (com, moved)

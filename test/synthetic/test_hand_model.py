@@ -53,10 +53,16 @@ def test_joint_angles_within_limits():
 
 def test_palm_frame_recovers_the_global_rotation():
     gen = torch.Generator().manual_seed(3)
-    _, local = _hands(50)
+    angles, local = _hands(50)                       # right hands: the mirrored model frame
     rot = sample_rotation(50, gen, PoseConfig())
     xyz16 = (local @ rot.transpose(1, 2))[:, list(FROM_HAND22['icvl16'])]
-    torch.testing.assert_close(palm_frame_icvl16(xyz16), rot, atol=1e-4, rtol=0)
+    mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
+    right_side = torch.zeros(50, dtype=torch.bool)
+    torch.testing.assert_close(palm_frame_icvl16(xyz16, right_side), rot @ mirror, atol=1e-4,
+                               rtol=0)
+    left = forward_kinematics(angles, default_skeleton(), left=True)
+    xyz16 = (left @ rot.transpose(1, 2))[:, list(FROM_HAND22['icvl16'])]
+    torch.testing.assert_close(palm_frame_icvl16(xyz16, ~right_side), rot, atol=1e-4, rtol=0)
 
 
 def test_infer_dip_rebuilds_the_model_dip():

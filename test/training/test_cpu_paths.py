@@ -21,7 +21,7 @@ from hand_pose_ros.core.nets.localizer import Localizer
 from hand_pose_ros.core.nets.pose_net import PoseNet
 from hand_pose_ros.core.precision import channels_last_hazards, cpu_isa, memory_format
 from hand_pose_ros.training.config import load_train_config
-from test.training.test_trainer import TINY_MODEL, tiny_config
+from test.training.test_trainer import tiny_config, TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 ISA_CAPS = [pytest.param('', id='cpu-as-is'), pytest.param('AVX2', id='avx2-only')]
