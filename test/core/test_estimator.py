@@ -142,8 +142,8 @@ def test_float_metres_are_refused_with_the_unit_named(estimator, icvl):
 
 
 @pytest.mark.parametrize('offset, trusted', [
-    ((0.5, 0.0, 0.0), True), ((2.0, 0.0, 0.0), False), ((0.0, -1.5, 0.0), False),
-    ((0.0, 0.0, 1.5), False), ((0.3, -0.3, 0.3), True)])
+    ((0.5, 0.0, 0.0), True), ((2.5, 0.0, 0.0), False), ((0.0, -1.2, 0.0), True),
+    ((0.0, -3.0, 0.0), False), ((0.0, 0.0, 2.2), False), ((0.3, -0.3, 0.3), True)])
 def test_localizer_centre_outside_its_crop_is_not_trusted(estimator, icvl, offset, trusted):
     frame = blob_frame(center=(180, 100), depth=420.0)
     estimator.configure(localizer_passes=1)
