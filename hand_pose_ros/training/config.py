@@ -1,5 +1,5 @@
 """Training configuration: frozen dataclasses from config/train/*.yaml (unknown keys raise)."""
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -7,6 +7,7 @@ import yaml
 
 from ..core.config import load_model_yaml, LocalizerConfig, ModelConfig
 from ..core.resources import find_resource
+from ..core.specs import dataset_spec
 
 
 def _from_dict(cls, data: Dict[str, Any], where: str):
@@ -33,10 +34,17 @@ class DataConfig:
     msra_test_subject: int = 0         # leave-one-subject-out split for MSRA
     num_workers: int = 0               # DataLoader workers for real datasets
     background: bool = True            # synthetic: walls, tables, bodies and distractors
+    # Edge (mm) of the pose crop cube, stored in the trained model (inference crops the same).
+    # None: the dataset's own for a real dataset (config/datasets.yaml: icvl 250, nyu 300,
+    # msra 200, the cubes these datasets are usually cropped with), the model config's for
+    # synthetic frames.
+    cube_mm: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.source not in ('synthetic', 'icvl', 'nyu', 'msra'):
             raise ValueError(f'data.source must be synthetic|icvl|nyu|msra, found {self.source!r}')
+        if self.cube_mm is not None and not self.cube_mm > 0:
+            raise ValueError(f'data.cube_mm must be > 0 mm (or null), found {self.cube_mm!r}')
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class TrainConfig:
     depth_weight: float = 100.0        # weight of the depth-regression loss (see losses.py)
     checkpoint_every: int = 500        # steps between atomic checkpoints
     val_every: int = 1000              # steps between validations
-    val_frames: int = 64               # held-out synthetic frames (never the ICVL test poses)
+    val_frames: int = 64               # held-out frames of the data source (training/data.py)
     log_every: int = 20
     save_half: bool = True             # store final inference weights as fp16
     threads: int = 0                   # torch CPU threads; 0 = leave the default
@@ -102,11 +110,32 @@ class TrainConfig:
             raise ValueError(f'amp must be auto|bf16|off, found {self.amp!r}')
 
     def model_configs(self) -> Tuple[ModelConfig, LocalizerConfig]:
-        """The pose and localizer configs named by ``model``."""
+        """The pose and localizer configs named by ``model``, the pose crop cube set by
+        :meth:`pose_cube_mm`; ValueError when the pose network's joint set is not the real
+        dataset's (the one place that mismatch is caught, before anything is built)."""
         path = Path(self.model)
         if not path.suffix:
             path = find_resource(f'config/models/{self.model}.yaml')
-        return load_model_yaml(path)
+        pose, localizer = load_model_yaml(path)
+        if self.train_pose and self.data.source != 'synthetic':
+            labels = dataset_spec(self.data.source).joint_set
+            if labels.name != pose.joint_set:
+                raise ValueError(
+                    f'data.source {self.data.source!r} is labelled with {labels.name} joints '
+                    f'({labels.num_joints}), but the model {self.model!r} ({path}) predicts '
+                    f'{pose.joint_set} joints ({pose.num_joints}): copy that model file, set '
+                    f"'joint_set: {labels.name}' in its 'pose' section and name the copy as "
+                    "'model' in the training config")
+        return replace(pose, cube_mm=self.pose_cube_mm(pose)), localizer
+
+    def pose_cube_mm(self, pose: ModelConfig) -> float:
+        """The pose crop cube edge (mm): data.cube_mm, else the real dataset's own
+        (config/datasets.yaml), else the model config's (synthetic frames)."""
+        if self.data.cube_mm is not None:
+            return float(self.data.cube_mm)
+        if self.data.source != 'synthetic':
+            return dataset_spec(self.data.source).cube_mm
+        return pose.cube_mm
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain nested mapping (stored in checkpoints and TensorBoard)."""
