@@ -1,10 +1,20 @@
-"""Batches of full depth frames + joint labels for the trainer, deterministic per step.
+"""Batches of full depth frames + joint labels for the trainer, deterministic per step, and
+the held-out frames it validates on.
 
 A batch depends only on (seed, rank, step), so a resumed run sees exactly the frames the
 interrupted one would have, and every DDP rank sees different ones.
+
+Validation frames come from the training data source and are never trained on: for synthetic
+frames, ``val_frames`` renders from a seed of their own; for a real dataset, ``val_frames``
+frames of its training split, spread evenly over it (every sequence, subject and gesture is
+represented; the same frames every run) and left out of the training batches. The dataset's
+test split (the ICVL / NYU benchmark ground truth, MSRA's held-out subject) is never read
+during training: evaluate a finished model on it with `hand-pose eval`. Neighbouring frames of
+a video are alike, so this validation follows the fit to the dataset more than it predicts the
+error on new people.
 """
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -48,6 +58,17 @@ class SyntheticSource:
         b = self.gen.sample(size)
         return Batch(b.depth_mm, b.uvd, self.spec.intrinsics)
 
+    def validation_frames(self, cfg: TrainConfig, joint_set: str, handedness: str
+                          ) -> Tuple[np.ndarray, np.ndarray, Intrinsics]:
+        """``cfg.val_frames`` frames rendered from a seed no training step uses (on the CPU, so
+        the same on every device): depth (N, H, W) mm, uvd (N, J, 3), intrinsics."""
+        from ..synthetic import SyntheticGenerator
+        gen = SyntheticGenerator(self.spec.intrinsics, joint_set=joint_set, device='cpu',
+                                 seed=cfg.seed + 1_000_003, background=cfg.data.background,
+                                 handedness=handedness)
+        b = gen.sample(cfg.val_frames)
+        return b.depth_mm.numpy(), b.uvd.numpy(), self.spec.intrinsics
+
 
 def collate_samples(samples: List) -> Batch:
     """Stack dataset ``Sample``s of one camera into a Batch (CPU tensors)."""
@@ -69,17 +90,43 @@ def make_dataset(cfg: TrainConfig, root: str, split: str) -> Dataset:
     return MSRADataset(root, test_subject=cfg.data.msra_test_subject, split=split)
 
 
+def held_out_indices(frames: int, count: int) -> np.ndarray:
+    """``count`` indices spread evenly over ``frames`` frames (the first and the last included),
+    the same every run: the validation frames of a real dataset."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, frames - 1, min(count, frames)).round().astype(np.int64))
+
+
 class DatasetSource:
-    """Batches from a real dataset: DistributedSampler order per epoch, resumable by step."""
+    """Batches from a real dataset's training frames less the held-out validation frames:
+    DistributedSampler order per epoch, resumable by step."""
 
     def __init__(self, cfg: TrainConfig, dataset: Dataset, device: torch.device, rank: int = 0,
                  world_size: int = 1):
         self.cfg, self.dataset, self.device = cfg, dataset, device
-        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+        frames = len(dataset)
+        self.val_indices = held_out_indices(frames, cfg.val_frames)
+        held_out = set(self.val_indices.tolist())
+        self.train_indices = [i for i in range(frames) if i not in held_out]
+        need = cfg.batch_size * world_size
+        if len(self.train_indices) < need:
+            raise ValueError(
+                f'{type(dataset).__name__}: {frames} training frames, {len(held_out)} held out '
+                f'for validation (val_frames) leave {len(self.train_indices)}, fewer than one '
+                f'batch of {cfg.batch_size} x {world_size} process(es) = {need}')
+        self.train_set = Subset(dataset, self.train_indices)
+        self.sampler = DistributedSampler(self.train_set, num_replicas=world_size, rank=rank,
                                           shuffle=True, seed=cfg.seed, drop_last=True)
         self.per_epoch = max(1, len(self.sampler) // cfg.batch_size)
         self._iter: Optional[Iterator[Batch]] = None
         self._next_step = -1
+
+    def validation_frames(self, cfg: TrainConfig, joint_set: str, handedness: str
+                          ) -> Tuple[np.ndarray, np.ndarray, Intrinsics]:
+        """The held-out frames, read once: depth (N, H, W) mm, uvd (N, J, 3), intrinsics."""
+        b = collate_samples([self.dataset[int(i)] for i in self.val_indices])
+        return b.depth_mm.numpy(), b.uvd.numpy(), b.intrinsics
 
     def _loader(self, step: int) -> Iterator[Batch]:
         """Batches from ``step`` to the end of its epoch."""
@@ -87,7 +134,7 @@ class DatasetSource:
         self.sampler.set_epoch(epoch)
         order = list(iter(self.sampler))[offset * self.cfg.batch_size:
                                          self.per_epoch * self.cfg.batch_size]
-        return iter(DataLoader(Subset(self.dataset, order), batch_size=self.cfg.batch_size,
+        return iter(DataLoader(Subset(self.train_set, order), batch_size=self.cfg.batch_size,
                                shuffle=False, num_workers=self.cfg.data.num_workers,
                                collate_fn=collate_samples, drop_last=True))
 

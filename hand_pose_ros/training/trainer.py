@@ -260,22 +260,15 @@ class Trainer:
 
     # -- validation ----------------------------------------------------------------------
     def _val_frames(self):
-        """Fixed held-out synthetic frames (never the ICVL test poses), rendered once."""
+        """The data source's held-out frames (training/data.py), read or rendered once."""
         if self._val is None:
-            from ..synthetic import SyntheticGenerator
-            from ..core.specs import dataset_spec
-            spec = dataset_spec(self.cfg.data.camera)
-            gen = SyntheticGenerator(spec.intrinsics, joint_set=self.model_cfg.joint_set,
-                                     device='cpu', seed=self.cfg.seed + 1_000_003,
-                                     background=self.cfg.data.background,
-                                     handedness=self.model_cfg.handedness)
-            b = gen.sample(self.cfg.val_frames)
-            self._val = (b.depth_mm.numpy(), b.uvd.numpy(), spec.intrinsics)
+            self._val = self.source.validation_frames(self.cfg, self.model_cfg.joint_set,
+                                                      self.model_cfg.handedness)
         return self._val
 
     def validate(self) -> Dict[str, float]:
         """Mean 3D error (mm) on the held-out frames through the inference estimator."""
-        if self.pose is None or self.rank != 0:
+        if self.pose is None or self.rank != 0 or self.cfg.val_frames < 1:
             return {}
         from ..core.camera import uvd_to_xyz
         depth, uvd, intr = self._val_frames()
