@@ -98,13 +98,27 @@ def held_out_indices(frames: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, frames - 1, min(count, frames)).round().astype(np.int64))
 
 
+def mirror_batch(batch: Batch) -> Batch:
+    """The mirror image of a batch (a right hand becomes a left one, core/handedness.py):
+    frames flipped left to right, u -> width - 1 - u, intrinsics mirrored to match."""
+    uvd = batch.uvd.clone()
+    uvd[..., 0] = batch.intrinsics.width - 1 - uvd[..., 0]
+    return Batch(torch.flip(batch.depth_mm, dims=[-1]), uvd, batch.intrinsics.mirrored())
+
+
 class DatasetSource:
     """Batches from a real dataset's training frames less the held-out validation frames:
-    DistributedSampler order per epoch, resumable by step."""
+    DistributedSampler order per epoch, resumable by step.
+
+    Chirality: each dataset's side is in config/datasets.yaml (ICVL left hands, NYU and MSRA
+    right ones); where it is not ``handedness``, the side of the network being trained, every
+    frame (training and validation) is mirrored into it (:func:`mirror_batch`).
+    """
 
     def __init__(self, cfg: TrainConfig, dataset: Dataset, device: torch.device, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, handedness: str = 'right'):
         self.cfg, self.dataset, self.device = cfg, dataset, device
+        self.mirror = dataset_spec(cfg.data.source).handedness != handedness
         frames = len(dataset)
         self.val_indices = held_out_indices(frames, cfg.val_frames)
         held_out = set(self.val_indices.tolist())
@@ -126,6 +140,7 @@ class DatasetSource:
                           ) -> Tuple[np.ndarray, np.ndarray, Intrinsics]:
         """The held-out frames, read once: depth (N, H, W) mm, uvd (N, J, 3), intrinsics."""
         b = collate_samples([self.dataset[int(i)] for i in self.val_indices])
+        b = mirror_batch(b) if self.mirror else b
         return b.depth_mm.numpy(), b.uvd.numpy(), b.intrinsics
 
     def _loader(self, step: int) -> Iterator[Batch]:
@@ -144,4 +159,5 @@ class DatasetSource:
             self._iter = self._loader(step)
         self._next_step = step + 1
         b = next(self._iter)
+        b = mirror_batch(b) if self.mirror else b
         return Batch(b.depth_mm.to(self.device), b.uvd.to(self.device), b.intrinsics)

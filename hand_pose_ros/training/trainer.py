@@ -139,7 +139,7 @@ class Trainer:
             if not root:
                 raise ValueError(f'data.source {cfg.data.source!r} needs --data-root')
             self.source = DatasetSource(cfg, make_dataset(cfg, root, 'train'), self.device,
-                                        self.rank, self.world)
+                                        self.rank, self.world, self.model_cfg.handedness)
         self.writer = None
         if self.rank == 0:
             from torch.utils.tensorboard import SummaryWriter

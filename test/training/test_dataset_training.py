@@ -14,7 +14,9 @@ import scipy.io
 import torch
 import yaml
 
+from hand_pose_ros.core.camera import uvd_to_xyz
 from hand_pose_ros.core.checkpoint import load_pose_model
+from hand_pose_ros.core.handedness import handedness_score
 from hand_pose_ros.core.skeleton import NYU14_SOURCE_IDS
 from hand_pose_ros.core.specs import dataset_spec
 from hand_pose_ros.synthetic import SyntheticGenerator
@@ -119,10 +121,13 @@ def fixture(request, tmp_path_factory):
 
 
 def train_config(tmp_path: Path, dataset: str, root: Path, **overrides) -> TrainConfig:
-    """A tiny model predicting ``joint_set`` (default: the dataset's) trained on ``dataset``."""
+    """A tiny model predicting ``joint_set`` (default: the dataset's) of hands of
+    ``handedness`` (default: the dataset's, so nothing is mirrored) trained on ``dataset``."""
     joint_set = overrides.pop('joint_set', dataset_spec(dataset).joint_set.name)
-    model = tmp_path / f'tiny_{joint_set}.yaml'
-    model.write_text(yaml.safe_dump({'pose': {**TINY_MODEL['pose'], 'joint_set': joint_set},
+    side = overrides.pop('handedness', dataset_spec(dataset).handedness)
+    model = tmp_path / f'tiny_{joint_set}_{side}.yaml'
+    model.write_text(yaml.safe_dump({'pose': {**TINY_MODEL['pose'], 'joint_set': joint_set,
+                                              'handedness': side},
                                      'localizer': TINY_MODEL['localizer']}))
     cfg = {'model': str(model), 'steps': 3, 'batch_size': BATCH, 'checkpoint_every': 3,
            'val_every': 3, 'val_frames': VAL_FRAMES, 'log_every': 1, 'threads': 1,
@@ -182,6 +187,29 @@ def test_trains_and_validates_on_held_out_frames_of_the_dataset(fixture, tmp_pat
     assert model_cfg.joint_set == spec.joint_set.name
     # the dataset's crop cube (config/datasets.yaml), stored for inference
     assert model_cfg.cube_mm == spec.cube_mm == {'icvl': 250.0, 'nyu': 300.0, 'msra': 200.0}[name]
+
+
+def test_a_network_of_the_other_side_trains_on_mirrored_frames(fixture, tmp_path):
+    name, root, depth, uvd = fixture
+    spec = dataset_spec(name)
+    other = 'left' if spec.handedness == 'right' else 'right'
+    cfg = train_config(tmp_path, name, root, handedness=other)
+    source = DatasetSource(cfg, make_dataset(cfg, str(root), 'train'), torch.device('cpu'),
+                           handedness=other)
+    batch = source.batch(0, BATCH)
+    assert batch.intrinsics == spec.intrinsics.mirrored()
+    ids = frame_ids(batch.depth_mm.numpy()[:, :, ::-1], depth)     # flipped back: the dataset's
+    assert -1 not in ids
+    mirrored_u = spec.intrinsics.width - 1 - uvd[ids][..., 0]
+    np.testing.assert_allclose(batch.uvd.numpy()[..., 0], mirrored_u, atol=1e-3)
+    # the labels are hands of the network's side now
+    xyz = uvd_to_xyz(batch.uvd.double(), batch.intrinsics)
+    raw = uvd_to_xyz(torch.from_numpy(uvd[ids]).double(), spec.intrinsics)
+    js = spec.joint_set
+    assert bool(((handedness_score(xyz, js) > 0) == (handedness_score(raw, js) < 0)).all())
+    val_depth, _, val_intr = source.validation_frames(cfg, js.name, other)
+    assert val_intr == spec.intrinsics.mirrored()
+    assert frame_ids(val_depth[:, :, ::-1], depth) == held_out_indices(FRAMES, VAL_FRAMES).tolist()
 
 
 def test_resumed_run_gets_the_same_batches(fixture, tmp_path):
