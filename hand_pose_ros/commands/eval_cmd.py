@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules lazily
 
 HELP = 'evaluate uvd prediction files (or the estimator on rendered poses) against ground truth'
 REFERENCE = 'reference'   # --render without a value: the dataset's reference ground truth
+# Seed stream of `--synthetic` frames: apart from training (step_seed: hashed 63-bit seeds) and
+# from the trainer's validation frames (train seed + 1_000_003).
+SYNTHETIC_SEED = 2_000_003
 LOG = logging.getLogger('hand_pose_ros.eval')
 FAILURE_SCORING = ('frames without a found hand are scored with every joint at the centre of '
                    'mass of the valid depth (the principal point at mid-range depth for an '
@@ -44,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--render', nargs='?', const=REFERENCE, default=None, metavar='GT_FILE',
                         help='render every pose of GT_FILE (default: the reference ground '
                         'truth) and score the estimator on the renders')
+    render.add_argument('--synthetic', type=int, default=None, metavar='N',
+                        help='score the estimator on N held-out synthetic hands of the '
+                        "dataset's camera instead (seed stream SYNTHETIC_SEED + --seed, never a "
+                        'training seed)')
+    render.add_argument('--hands', default='right', choices=('right', 'left', 'both'),
+                        help='with --synthetic: which hands to render (default: right)')
     render.add_argument('--model', default='default',
                         help='pose model: a shipped name or a checkpoint path (default: shipped)')
     render.add_argument('--localizer', default='default',
@@ -99,26 +108,14 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     import torch
 
     from ..core.camera import uvd_to_xyz
-    from ..core.checkpoint import CheckpointError
-    from ..core.estimator import HandPoseEstimator
     try:
         from ..synthetic import SyntheticGenerator
-        from ..synthetic.calibration import int8_calibration
     except ImportError as exc:
         raise _Fail(f'--render needs the synthetic renderer, which cannot be imported: {exc}'
                     ) from None
     intr, joints = spec.intrinsics, spec.joint_set
-    localizer = None if args.localizer.lower() == 'none' else args.localizer
-    try:
-        est = HandPoseEstimator.from_files(args.model, localizer, device=args.device,
-                                           precision=args.precision, optimize=args.optimize,
-                                           calibration=int8_calibration(args.precision),
-                                           handedness=spec.handedness,
-                                           **({} if args.localizer_passes is None else
-                                              {'localizer_passes': args.localizer_passes}))
-        gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
-    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
-        raise _Fail(str(exc)) from None
+    est = _estimator(args, spec.handedness)
+    gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
     if est.joint_set.name != joints.name:
         raise _Fail(f'the model predicts {est.joint_set.name} joints but {args.dataset} '
                     f'ground truth has {joints.name}')
@@ -144,6 +141,56 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
         LOG.info('%d/%d frames rendered and estimated (%.1f frames/s)', stop, len(gt_uvd),
                  stop / (time.perf_counter() - t0))
     return pred, failed, est
+
+
+def _estimator(args: argparse.Namespace, handedness: str):
+    """The estimator of the command line's model options, expecting ``handedness`` hands."""
+    from ..core.checkpoint import CheckpointError
+    from ..core.estimator import HandPoseEstimator
+    from ..synthetic.calibration import int8_calibration
+    localizer = None if args.localizer.lower() == 'none' else args.localizer
+    try:
+        return HandPoseEstimator.from_files(
+            args.model, localizer, device=args.device, precision=args.precision,
+            optimize=args.optimize, calibration=int8_calibration(args.precision),
+            handedness=handedness, **({} if args.localizer_passes is None else
+                                      {'localizer_passes': args.localizer_passes}))
+    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
+        raise _Fail(str(exc)) from None
+
+
+def _evaluate_synthetic(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResult', dict]:
+    """(label, EvalResult, extra JSON fields) of the estimator on held-out synthetic hands."""
+    from ..synthetic import SyntheticGenerator
+    from ..training.evaluate import evaluate_uvd
+    if args.synthetic < 1 or args.batch_size < 1:
+        raise _Fail(f'--synthetic and --batch-size must be >= 1, found {args.synthetic} and '
+                    f'{args.batch_size}')
+    intr = spec.intrinsics
+    est = {side: _estimator(args, side) for side in ('right', 'left')}
+    gen = SyntheticGenerator(intr, joint_set=spec.joint_set.name, device='cpu',
+                             seed=SYNTHETIC_SEED + args.seed, handedness=args.hands)
+    gt, pred = [], []
+    failures = 0
+    for start in range(0, args.synthetic, args.batch_size):
+        batch = gen.sample(min(args.batch_size, args.synthetic - start))
+        depth = list(batch.depth_mm.numpy())
+        for k, left in enumerate(batch.left.tolist()):
+            found = est['left' if left else 'right'].estimate(depth[k], intr)
+            failures += found is None
+            pred.append(found.uvd if found is not None else
+                        np.repeat(_fallback_uvd(depth[k], intr, est['right'])[None],
+                                  spec.joint_set.num_joints, 0))
+            gt.append(batch.uvd[k].numpy())
+    result = evaluate_uvd(np.stack(pred), np.stack(gt), intr, spec.joint_set)
+    one = est['right']
+    extra = {'file': f'synthetic:{args.synthetic}', 'gt': f'synthetic seed '
+             f'{SYNTHETIC_SEED + args.seed}, {args.hands} hands', 'model': str(one.model_path),
+             'localizer': str(one.localizer_path) if one.localizer_path else None,
+             'localizer_passes': one.localizer_passes, 'precision': one.precision,
+             'seed': args.seed, 'hands': args.hands, 'failures': failures,
+             'failure_scoring': FAILURE_SCORING}
+    return f'synthetic:{args.synthetic}:{args.hands}', result, extra
 
 
 def _evaluate_render(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResult', dict]:
@@ -205,10 +252,11 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate; print a table or JSON lines; exit 2 with one message on any bad input."""
     from ..core.specs import dataset_spec
     from ..training.evaluate import plot_success, UvdFileError
-    if not args.predictions and args.render is None:
-        print('hand-pose eval: give prediction files (PRED ...) or --render', file=sys.stderr)
+    if not args.predictions and args.render is None and args.synthetic is None:
+        print('hand-pose eval: give prediction files (PRED ...), --render or --synthetic N',
+              file=sys.stderr)
         return 2
-    if args.render is not None:
+    if args.render is not None or args.synthetic is not None:
         logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     spec = dataset_spec(args.dataset)
     try:
@@ -219,6 +267,9 @@ def run(args: argparse.Namespace) -> int:
             rows += _evaluate_files(args, spec, gt)
         if args.render is not None:
             rows.append(_evaluate_render(args, spec))
+            gt = gt or rows[-1][2]['gt']
+        if args.synthetic is not None:
+            rows.append(_evaluate_synthetic(args, spec))
             gt = gt or rows[-1][2]['gt']
     except (_Fail, UvdFileError) as exc:
         print(f'hand-pose eval: {exc}', file=sys.stderr)
