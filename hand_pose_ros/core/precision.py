@@ -115,23 +115,21 @@ def channels_last_hazards(nets: Iterable[nn.Module], isa: Optional[str] = None) 
     return found
 
 
-def memory_format(nets: Iterable[nn.Module], device: torch.device, precision: str,
-                  training: bool, isa: Optional[str] = None) -> torch.memory_format:
-    """NCHW or channels_last for ``nets`` on ``device`` at ``precision`` ('fp32' | 'bf16').
+def memory_format(nets: Iterable[nn.Module], device: torch.device, training: bool,
+                  isa: Optional[str] = None) -> torch.memory_format:
+    """NCHW or channels_last for ``nets`` on ``device``, for training or inference.
 
-    CUDA: channels_last (tensor cores). CPU inference: channels_last, measured faster with
-    either precision (README speed table, ``hand-pose bench --compare``). CPU training:
-    channels_last only under native bf16 (0.60 s vs 1.25 s a compact batch-32 step in fp32)
-    and never when :func:`channels_last_hazards` finds a layer oneDNN would get wrong; fp32
-    training trains in NCHW (channels_last measured no faster for fp32 training steps, and
-    it is the layout whose oneDNN kernels are exact on every ISA).
+    channels_last wherever it is exact, since it measured faster everywhere: CUDA (tensor
+    cores); CPU inference (README speed table); CPU training, a compact batch-32 step (pose net
+    and localizer, 2 threads): AVX-512 BF16 CPU bf16 0.92 s vs 1.09 s NCHW, fp32 1.38 s vs
+    1.80 s, the same CPU with ``ONEDNN_MAX_CPU_ISA=AVX2`` fp32 1.71 s vs 1.81 s. Training
+    takes NCHW when :func:`channels_last_hazards` finds a layer whose channels_last weight
+    gradient oneDNN gets wrong on this ISA, whatever the precision (on an AVX2-only CPU the
+    trainer runs fp32 kernels).
     """
-    if device.type == 'cuda':
+    if device.type == 'cuda' or not training:
         return torch.channels_last
-    if not training:
-        return torch.channels_last
-    isa = cpu_isa() if isa is None else isa
-    if precision != 'bf16' or isa != 'avx512_bf16' or channels_last_hazards(nets, isa):
+    if channels_last_hazards(nets, cpu_isa() if isa is None else isa):
         return torch.contiguous_format
     return torch.channels_last
 
@@ -203,7 +201,7 @@ def torch_runner(net: Network, precision: str, optimize: str,
     work = copy.deepcopy(net).to(device=device, dtype=dtype).eval()
     layout = optimize == 'channels_last' or (
         optimize != 'none'
-        and memory_format([net], device, precision, training=False) == torch.channels_last)
+        and memory_format([net], device, training=False) == torch.channels_last)
     if layout:
         work = work.to(memory_format=torch.channels_last)
     graph = InferenceGraph(work, dtype, channels_last=layout).eval()

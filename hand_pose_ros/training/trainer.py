@@ -110,10 +110,9 @@ class Trainer:
         self.pose = PoseNet(self.model_cfg).to(self.device) if cfg.train_pose else None
         self.loc = Localizer(self.loc_cfg).to(self.device) if cfg.train_localizer else None
         self.bf16 = use_bf16(cfg.amp, self.device)
-        # NCHW or channels_last by the CPU's ISA, the precision and the layers (core/precision.py)
+        # NCHW or channels_last by the CPU's ISA and the layers (core/precision.py)
         nets = [n for n in (self.pose, self.loc) if n is not None]
-        self.memory_format = memory_format(nets, self.device, 'bf16' if self.bf16 else 'fp32',
-                                           training=True)
+        self.memory_format = memory_format(nets, self.device, training=True)
         for net in nets:
             net.to(memory_format=self.memory_format)
         LOG.info('training on %s (%s): %s, %s', self.device,

@@ -44,7 +44,7 @@ GRADIENT_CHECK = textwrap.dedent('''
             net.train()
             x = torch.randn(2, 1, 128, 128)
             bf16 = native_bf16()
-            fmt = memory_format([net], torch.device('cpu'), 'bf16' if bf16 else 'fp32', True)
+            fmt = memory_format([net], torch.device('cpu'), True)
 
             def grads(module, inp, autocast, onednn):
                 module.zero_grad()
@@ -116,8 +116,9 @@ def test_shipped_layer_shapes_train_with_exact_gradients(isa_cap):
     assert len(report['nets']) == 4
     for name, r in report['nets'].items():
         assert r['finite_in_training_precision'], name
-        # fp32 sums in another order: below 1e-3; the oneDNN bug: errors of order 1..600
-        assert r['worst_rel_grad_error'] < 1e-2, (name, r)
+        # fp32 sums in another order (batch norm over 2 frames cancels): up to 0.011 measured,
+        # NCHW and channels_last alike; the oneDNN bug: every element wrong, errors of 1..600
+        assert r['worst_rel_grad_error'] < 0.1, (name, r)
 
 
 @pytest.mark.parametrize('isa_cap', ISA_CAPS)
@@ -141,13 +142,12 @@ def test_hazards_are_the_small_strided_1x1_convolutions(tmp_path):
     for isa in ('avx2', 'avx512', 'avx512_bf16'):
         assert channels_last_hazards(shipped, isa) == []
     cpu = torch.device('cpu')
-    # channels_last for training only with native bf16 and no hazard; NCHW otherwise
-    assert memory_format(shipped, cpu, 'bf16', True, 'avx512_bf16') == torch.channels_last
-    assert memory_format(tiny, cpu, 'bf16', True, 'avx512_bf16') == torch.contiguous_format
-    for isa in ('avx2', 'avx512'):
-        assert memory_format(shipped, cpu, 'fp32', True, isa) == torch.contiguous_format
-    assert memory_format(shipped, cpu, 'fp32', False, 'avx2') == torch.channels_last
-    assert memory_format(tiny, torch.device('cuda'), 'fp32', True) == torch.channels_last
+    # channels_last (measured faster) unless a layer is a hazard on this ISA; inference always
+    for isa in ('avx2', 'avx512', 'avx512_bf16'):
+        assert memory_format(shipped, cpu, True, isa) == torch.channels_last
+        assert memory_format(tiny, cpu, True, isa) == torch.contiguous_format
+        assert memory_format(tiny, cpu, False, isa) == torch.channels_last
+    assert memory_format(tiny, torch.device('cuda'), True) == torch.channels_last
 
 
 @pytest.mark.parametrize('flags, cap, expected', [
