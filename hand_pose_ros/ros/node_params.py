@@ -11,8 +11,10 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
-HANDEDNESS = ('right', 'left')
-PRECISIONS = ('auto', 'fp32', 'bf16', 'int8')   # core/precision.py
+from ..core.estimator import DEFAULT_LOCALIZER_PASSES, MAX_LOCALIZER_PASSES
+from ..core.handedness import SIDES as HANDEDNESS
+from ..core.precision import PRECISIONS
+
 DEVICES_HELP = "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
 
 
@@ -28,7 +30,7 @@ class NodeParams:
     near_m: float = 0.1
     far_m: float = 1.5
     cube_mm: float = 0.0
-    localizer_passes: int = 2
+    localizer_passes: int = DEFAULT_LOCALIZER_PASSES
     min_confidence: float = 0.1
     smoothing: bool = False
     smoothing_min_cutoff: float = 1.0
@@ -76,7 +78,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               (0.0, 1000.0)),
     ParamSpec('localizer_passes', 'runs of the hand localizer per frame, each around the '
               'previous centre: more passes centre the crop better, each costs one localizer '
-              'run', (1, 8)),
+              'run', (1, MAX_LOCALIZER_PASSES)),
     ParamSpec('min_confidence', 'publish a frame only when the mean joint confidence (0..1) '
               'reaches this; otherwise it counts as low_confidence', (0.0, 1.0)),
     ParamSpec('smoothing', 'One-Euro temporal smoothing of the joints, driven by header stamps'),
