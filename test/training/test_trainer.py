@@ -145,3 +145,16 @@ def test_two_process_ddp_with_gloo(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     meta = load_pose_model(out / 'pose.pt')[2]
     assert meta['world_size'] == 2 and meta['steps'] == 4
+
+
+def test_checkpoints_record_the_commit_or_unknown(tmp_path, monkeypatch):
+    from hand_pose_ros.training import trainer as trainer_module
+    commit = trainer_module.git_commit()
+    assert commit and commit != ''                       # never the empty string
+    inside = (Path(trainer_module.__file__).parents[2] / '.git').exists()
+    if inside:
+        assert commit != 'unknown' and len(commit.split('-')[0]) >= 7
+    # where git cannot tell (no checkout, no git): 'unknown'
+    monkeypatch.setattr(trainer_module, 'Path', lambda *_: tmp_path / 'pkg' / 'x.py')
+    (tmp_path / 'pkg').mkdir()
+    assert trainer_module.git_commit() == 'unknown'
