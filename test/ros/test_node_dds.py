@@ -241,9 +241,9 @@ def test_joint_names_parameter_gives_the_output_order(session):
 
 def test_debug_image_and_delete_all_when_the_hand_is_lost(session):
     assert session.set_params(publish_debug_image=True)[0].successful
-    header = session.sender.send(hand())
-    assert session.answered(header, session.debug)
-    debug = session.output_for(header, session.debug)
+    # the debug publisher appears with the parameter: frames until the probe is matched to it
+    session.sender.prime(session.debug, hand())
+    debug = session.debug.messages[-1]
     assert debug.encoding == 'bgr8' and debug.width == debug.height > 0
     assert session.set_params(publish_debug_image=False)[0].successful
     lost = session.sender.send(np.where(hand() > 0, 4000.0, 0.0))
