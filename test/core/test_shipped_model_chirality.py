@@ -7,14 +7,14 @@ frame with the wrong side, 14.7 mm with the right one); these tests fail then.
 """
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from hand_pose_ros.core.camera import Intrinsics, uvd_to_xyz
+from hand_pose_ros.core.camera import uvd_to_xyz
 from hand_pose_ros.core.estimator import HandPoseEstimator
 from hand_pose_ros.core.specs import dataset_spec
 from hand_pose_ros.synthetic import PoseConfig, SyntheticGenerator
+from hand_pose_ros.training.datasets.nyu import read_nyu_depth
 from hand_pose_ros.training.reference import reference_candidates
 
 UPRIGHT = PoseConfig(frontal_prob=1.0, frontal_roll_deg=30.0, frontal_tilt_deg=20.0,
@@ -78,11 +78,9 @@ def _real_frame():
 
 def test_real_right_hand_has_its_thumb_on_the_thumb(estimators):
     folder = Path(_real_frame())
-    img = cv2.imread(str(folder / 'nyu_test_depth_1_0000001.png'))
-    depth = ((img[..., 1].astype(np.uint16) << 8) | img[..., 0]).astype(np.float32)
+    intr = dataset_spec('nyu').intrinsics
+    depth = read_nyu_depth(folder / 'nyu_test_depth_1_0000001.png', intr)
     depth[depth >= 2001] = 0                       # the saturated background is no depth
-    nyu = dataset_spec('nyu').intrinsics
-    intr = Intrinsics(fx=nyu.fx, fy=nyu.fy, cx=nyu.cx, cy=nyu.cy, width=640, height=480)
     gt_uvd = np.loadtxt(folder / 'nyu_test_0001_gt_uvd.txt').reshape(14, 3)
     gt = uvd_to_xyz(gt_uvd, intr)
     # NYU14: little tip 0, ring tip 2, middle tip 4, index tip 6, thumb tip 8, palm 13
