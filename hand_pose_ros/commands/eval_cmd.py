@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="localizer: 'default', a name or path, or 'none' to switch it off")
     render.add_argument('--localizer-passes', type=int, default=None, metavar='N',
                         help="localizer runs per frame, each around the previous centre "
-                        "(default: the estimator's, 4)")
+                        "(default: the estimator's, 2)")
     render.add_argument('--stride', type=int, default=1, help='use every N-th frame')
     render.add_argument('--seed', type=int, default=0, help='seed of the sensor-noise model')
     render.add_argument('--batch-size', type=int, default=32, help='frames per render/estimate')

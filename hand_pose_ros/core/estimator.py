@@ -35,10 +35,12 @@ from .skeleton import get_joint_set, JointSet
 # Default and most localizer passes, chosen on 1,024 held-out synthetic hands of both sides
 # (never the ICVL test poses): the shipped compact model's mean joint error after 1..6 passes
 # is 19.4 / 17.1 / 16.4 / 15.8 / 15.9 / 15.7 mm (median 9.9-10.1 mm: later passes rescue the
-# frames whose centre of mass fell on the forearm). 4 is the fewest within 0.1 mm of the best;
-# each pass costs one localizer run (~3 ms on 2 cores). Reproduce: `hand-pose eval --dataset
-# icvl --synthetic 1024 --hands both --precision fp32 --localizer-passes N`.
-DEFAULT_LOCALIZER_PASSES = 4
+# frames whose centre of mass fell on the forearm). Each pass costs one localizer run (3.4 ms
+# on 2 threads, `hand-pose bench`): 2 is the last pass that buys >= 1 mm, and keeps the whole
+# estimator within 30 fps on 2 cores (about 29 ms; 4 passes: 36.0 ms). Offline users who want
+# the last 1.3 mm: localizer_passes 4. Reproduce: `hand-pose eval --dataset icvl --synthetic
+# 1024 --hands both --precision fp32 --localizer-passes N`.
+DEFAULT_LOCALIZER_PASSES = 2
 MAX_LOCALIZER_PASSES = 8
 # How far from its crop's centre the localizer's answer is trusted, in the crop's normalised
 # units (1 = the cube's half edge), for u, v and d alike. The true centre of a training frame
