@@ -167,7 +167,8 @@ def _evaluate_synthetic(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResul
         raise _Fail(f'--synthetic and --batch-size must be >= 1, found {args.synthetic} and '
                     f'{args.batch_size}')
     intr = spec.intrinsics
-    est = {side: _estimator(args, side) for side in ('right', 'left')}
+    sides = ('right', 'left') if args.hands == 'both' else (args.hands,)
+    est = {side: _estimator(args, side) for side in sides}     # only the sides drawn
     gen = SyntheticGenerator(intr, joint_set=spec.joint_set.name, device='cpu',
                              seed=SYNTHETIC_SEED + args.seed, handedness=args.hands)
     gt, pred = [], []
@@ -179,11 +180,11 @@ def _evaluate_synthetic(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResul
             found = est['left' if left else 'right'].estimate(depth[k], intr)
             failures += found is None
             pred.append(found.uvd if found is not None else
-                        np.repeat(_fallback_uvd(depth[k], intr, est['right'])[None],
+                        np.repeat(_fallback_uvd(depth[k], intr, est[sides[0]])[None],
                                   spec.joint_set.num_joints, 0))
             gt.append(batch.uvd[k].numpy())
     result = evaluate_uvd(np.stack(pred), np.stack(gt), intr, spec.joint_set)
-    one = est['right']
+    one = est[sides[0]]
     extra = {'file': f'synthetic:{args.synthetic}', 'gt': f'synthetic seed '
              f'{SYNTHETIC_SEED + args.seed}, {args.hands} hands', 'model': str(one.model_path),
              'localizer': str(one.localizer_path) if one.localizer_path else None,

@@ -8,7 +8,7 @@ from typing import Any, Dict, Tuple, Type, TypeVar, Union
 
 import yaml
 
-from .handedness import SIDES
+from .handedness import check_side
 from .skeleton import get_joint_set
 
 VARIANTS: Tuple[str, ...] = ('attention', 'direct', 'two_branch', 'plain')
@@ -51,8 +51,7 @@ class ModelConfig(_Config):
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)
-        if self.handedness not in SIDES:
-            raise ValueError(f'handedness must be one of {SIDES}, found {self.handedness!r}')
+        check_side(self.handedness)
         if self.variant not in VARIANTS:
             raise ValueError(f'variant must be one of {VARIANTS}, found {self.variant!r}')
         if self.input_size != 2 * self.heatmap_size:

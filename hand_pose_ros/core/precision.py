@@ -107,7 +107,7 @@ def channels_last_hazards(nets: Iterable[nn.Module], isa: Optional[str] = None) 
     """
     block = onednn_channel_block(cpu_isa() if isa is None else isa)
     found = []
-    for k, net in enumerate(nets):
+    for net in nets:
         for name, m in net.named_modules():
             if (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
                     and m.in_channels < block):

@@ -202,12 +202,9 @@ def palm_frame(palm: torch.Tensor, mcp: torch.Tensor,
     y = normalize(mcp.mean(-2) - palm)
     x = mcp[..., 0, :] - mcp[..., 3, :]
     x = normalize(x - (x * y).sum(-1, keepdim=True) * y)
-    z = torch.cross(x, y, dim=-1)
-    if left is None or not bool(torch.as_tensor(left).all()):
-        flat = z.reshape(-1, 3)
-        mask = _left_mask(left, flat.shape[0], z.device)
-        z = torch.where(mask[:, None], flat, -flat).reshape(z.shape)
-    return torch.stack([x, y, z], -1)
+    z = torch.cross(x, y, dim=-1).reshape(-1, 3)
+    z = torch.where(_left_mask(left, z.shape[0], z.device)[:, None], z, -z)
+    return torch.stack([x, y, z.reshape(x.shape)], -1)
 
 
 def palm_frame_icvl16(xyz16: torch.Tensor, left: Optional[Side] = None) -> torch.Tensor:
