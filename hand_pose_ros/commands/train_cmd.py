@@ -3,7 +3,8 @@ import argparse
 import logging
 import sys
 
-HELP = 'train the localizer and the pose network from a config/train/*.yaml file'
+HELP = ('train the localizer and the pose network, or the hand detector (a config with '
+        '"task: detector"), from a config/train/*.yaml file')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training.config import load_train_config
     from ..training.trainer import Trainer
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    from ..training.detector_trainer import is_detector_config
+    if is_detector_config(args.config):
+        return _run_detector(args)
     try:
         cfg = load_train_config(args.config)
         if args.steps is not None:
@@ -45,4 +49,26 @@ def run(args: argparse.Namespace) -> int:
     if trainer.rank == 0:
         print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
               f'weights in {args.out}/pose.pt and {args.out}/localizer.pt')
+    return 0
+
+
+def _run_detector(args: argparse.Namespace) -> int:
+    """Train the whole-frame hand detector (training/detector_trainer.py)."""
+    from dataclasses import replace
+
+    from ..core.checkpoint import CheckpointError
+    from ..training.detector_trainer import DetectorTrainer, load_detector_train_config
+    try:
+        cfg = load_detector_train_config(args.config)
+        if args.steps is not None:
+            cfg = replace(cfg, steps=args.steps)
+        trainer = DetectorTrainer(cfg, args.out, device=args.device)
+        if args.resume:
+            trainer.resume()
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        print(f'hand-pose train: {exc}', file=sys.stderr)
+        return 2
+    metrics = trainer.fit()
+    print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
+          f'weights in {args.out}/detector.pt')
     return 0

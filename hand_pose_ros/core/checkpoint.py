@@ -1,8 +1,8 @@
 """Checkpoints: atomic save (temp file, fsync, os.replace) and safe load (weights_only=True).
 
-A file holds {'format', 'kind' ('pose' | 'localizer'), 'config', 'state_dict', 'metadata'} plus
-optional training state. Loading checks all of it and raises one CheckpointError naming the
-path, what was expected and what was found.
+A file holds {'format', 'kind' ('pose' | 'localizer' | 'detector'), 'config', 'state_dict',
+'metadata'} plus optional training state. Loading checks all of it and raises one
+CheckpointError naming the path, what was expected and what was found.
 """
 import os
 from pathlib import Path
@@ -11,12 +11,14 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .config import LocalizerConfig, ModelConfig, stored_model_config
+from .config import DetectorConfig, LocalizerConfig, ModelConfig, stored_model_config
+from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet
 
 FORMAT = 'hand_pose_ros/1'
 PathLike = Union[str, Path]
+_KINDS = {ModelConfig: 'pose', LocalizerConfig: 'localizer', DetectorConfig: 'detector'}
 
 
 class CheckpointError(RuntimeError):
@@ -44,14 +46,15 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(path: PathLike, model: nn.Module, config: Union[ModelConfig, LocalizerConfig],
+def save_checkpoint(path: PathLike, model: nn.Module,
+                    config: Union[ModelConfig, LocalizerConfig, DetectorConfig],
                     metadata: Optional[Dict[str, Any]] = None, half: bool = False,
                     extra: Optional[Dict[str, Any]] = None) -> None:
     """Save weights + config + metadata atomically; ``half`` stores float weights as fp16."""
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
              for k, v in model.state_dict().items()}
     payload = {'format': FORMAT,
-               'kind': 'pose' if isinstance(config, ModelConfig) else 'localizer',
+               'kind': _KINDS[type(config)],
                'config': config.to_dict(), 'state_dict': state, 'metadata': dict(metadata or {})}
     payload.update(extra or {})
     atomic_torch_save(payload, path)
@@ -110,4 +113,15 @@ def load_localizer(path: PathLike) -> Tuple[Localizer, LocalizerConfig, Dict[str
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f'{path}: invalid localizer config: {exc}') from None
     model = _restore(Path(path), Localizer(config), data['state_dict'])
+    return model, config, data.get('metadata', {})
+
+
+def load_detector(path: PathLike) -> Tuple[HandDetector, DetectorConfig, Dict[str, Any]]:
+    """(model in eval mode, config, metadata) of a hand-detector checkpoint."""
+    data = load_checkpoint(path, 'detector')
+    try:
+        config = DetectorConfig.from_dict(data['config'])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f'{path}: invalid detector config: {exc}') from None
+    model = _restore(Path(path), HandDetector(config), data['state_dict'])
     return model, config, data.get('metadata', {})

@@ -83,6 +83,26 @@ class LocalizerConfig(_Config):
             raise ValueError(f'invalid LocalizerConfig {self}')
 
 
+@dataclass(frozen=True)
+class DetectorConfig(_Config):
+    """The whole-frame hand detector (nets/detector.py): centres, score and side of 0-N hands.
+
+    The frame is sampled every s-th pixel in both directions, s chosen so that the sampled
+    focal length comes nearest ``focal_px`` (a 640x480 Kinect, f = 588 px: s = 4, f = 147 px;
+    core/detection.py); the network predicts one output cell per ``cell_px`` sampled pixels.
+    """
+
+    width: int = 16                # channels at the first level (x2 per down-sampling, max 4x)
+    focal_px: float = 140.0        # target focal length of the sampled frame (pixels)
+    cell_px: int = 4               # input pixels per output cell
+    depth_scale_mm: float = 1000.0  # depth normalisation: input = depth / scale - 1 (0 = missing)
+    sigma_mm: float = 40.0         # std of the centre heat target at the hand (mm on the hand)
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.cell_px != 4 or self.focal_px <= 0 or self.sigma_mm <= 0:
+            raise ValueError(f'invalid DetectorConfig {self}')
+
+
 # Pose networks stored before their handedness was recorded were all trained on renders with the
 # chirality of the ICVL ground truth: left hands (core/handedness.py).
 LEGACY_HANDEDNESS = 'left'

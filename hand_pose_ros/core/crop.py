@@ -128,11 +128,12 @@ class CropTransform:
 
 def crop_transform(center_uvd: torch.Tensor, intr: Intrinsics, cube_mm: Union[float, torch.Tensor],
                    size: int, rotation_rad: Optional[torch.Tensor] = None,
-                   mirror: bool = False) -> CropTransform:
+                   mirror: Union[bool, torch.Tensor] = False) -> CropTransform:
     """The transform of a cube of edge ``cube_mm`` centred at ``center_uvd`` (B, 3).
 
-    ``rotation_rad`` (B,) rotates the crop in the image plane (augmentation); ``mirror`` flips
-    it horizontally (a left hand then looks like a right hand to the network).
+    ``rotation_rad`` (B,) rotates the crop in the image plane (augmentation); ``mirror`` (one
+    bool or (B,) bools) flips it horizontally (a left hand then looks like a right hand to the
+    network).
     """
     b = center_uvd.shape[0]
     dev, dt = center_uvd.device, center_uvd.dtype
@@ -141,7 +142,8 @@ def crop_transform(center_uvd: torch.Tensor, intr: Intrinsics, cube_mm: Union[fl
     half_u = cube / 2 * intr.fx / cd                                        # (B,) pixels
     half_v = cube / 2 * intr.fy / cd
     lin = torch.zeros(b, 2, 2, device=dev, dtype=dt)
-    lin[:, 0, 0] = (-1.0 if mirror else 1.0) / half_u
+    flip = torch.as_tensor(mirror, device=dev).expand(b)
+    lin[:, 0, 0] = torch.where(flip, -1.0, 1.0).to(dt) / half_u
     lin[:, 1, 1] = 1.0 / half_v
     if rotation_rad is not None:
         c, s = torch.cos(rotation_rad), torch.sin(rotation_rad)
@@ -173,7 +175,8 @@ def crop_depth(depth_mm: torch.Tensor, transform: CropTransform) -> torch.Tensor
 
 
 def crop_cube(depth_mm: torch.Tensor, center_uvd: torch.Tensor, intr: Intrinsics,
-              cube_mm: Union[float, torch.Tensor], size: int, mirror: bool = False,
+              cube_mm: Union[float, torch.Tensor], size: int,
+              mirror: Union[bool, torch.Tensor] = False,
               rotation_rad: Optional[torch.Tensor] = None):
     """Crop (B, H, W) depth around ``center_uvd`` (B, 3): returns (patch (B,1,S,S), transform)."""
     t = crop_transform(center_uvd, intr, cube_mm, size, rotation_rad=rotation_rad, mirror=mirror)

@@ -4,9 +4,16 @@ depth (mm) -> centre of mass of the nearest hand region -> localizer crop -> ref
 centre (``localizer_passes`` times, each pass around the last centre) -> pose crop ->
 two-task network -> heatmap decoding -> image uvd -> camera xyz (mm).
 
-Handedness (core/handedness.py): ``handedness`` says which hand to expect ('right' or 'left');
-a pose network is trained on one side (``config.handedness``), so a hand of the other side is
-mirrored into the crops (both networks see the mirror image) and its joints mirrored back.
+Finding hands (``detector``): 'learned' runs the whole-frame hand detector (nets/detector.py,
+core/detection.py) and starts a crop at each of up to ``max_hands`` detections scoring at least
+``detection_threshold``; 'nearest' starts one crop at the centre of mass of the nearest blob
+(for masked frames with one hand).
+
+Handedness (core/handedness.py): 'auto' takes each hand's side from the detector (at most one
+hand per side is kept, the higher-scoring); 'right' or 'left' declares every hand that side.
+A pose network is trained on one side (``config.handedness``), so a hand of the other side is
+mirrored into the crops (both networks see the mirror image) and its joints mirrored back; all
+hands of all frames go through one localizer and one pose-network call per pass.
 
 How the networks run is chosen once, at construction (core/precision.py): ``precision``
 ('auto' = bf16 on CPUs with native bf16, else fp32; 'int8' through ONNX Runtime),
@@ -22,14 +29,16 @@ import numpy as np
 import torch
 
 from .camera import Intrinsics, uvd_to_xyz
-from .checkpoint import load_localizer, load_pose_model
+from .checkpoint import load_detector, load_localizer, load_pose_model
 from .crop import center_of_mass, crop_cube
+from .detection import decode, Detection, detector_input, sample_frames
 from .exported import ExportedNet, is_exported, load_exported, localizer_beside, to_pose_output
-from .handedness import check_side
+from .handedness import SIDES
+from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
-from .resources import resolve_model_files
+from .resources import resolve_detector_file, resolve_model_files
 from .skeleton import get_joint_set, JointSet
 
 # Default and most localizer passes, chosen on 1,024 held-out synthetic hands of both sides
@@ -51,6 +60,13 @@ LOCALIZER_TRUST = 2.0
 # A float frame whose every depth is below this (mm) is taken for metres: no depth camera
 # measures a whole scene within 10 mm; the same scene in metres stays below it out to 10 m.
 METRES_MAX = 10.0
+HANDEDNESS_MODES: Tuple[str, ...] = ('auto',) + SIDES
+DETECTORS: Tuple[str, ...] = ('learned', 'nearest')
+MAX_HANDS = 4
+DEFAULT_MAX_HANDS = 2
+# The detector's heat at a hand centre, below which a peak is not a hand. Chosen on held-out
+# rendered scenes (training/detector_trainer.py validation), never on real test frames.
+DEFAULT_DETECTION_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -66,14 +82,17 @@ class HandPose:
     patch: np.ndarray = field(repr=False)     # (S, S) float32 normalised crop fed to the net
     patch_uv: np.ndarray = field(repr=False)  # (J, 2) float32 joints in crop pixels
     handedness: str = 'right'                 # which hand: 'right' | 'left'
+    score: float = 1.0                        # detection score in [0, 1] (1: nearest blob)
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A HandPose, or None with the reason no hand was found."""
+    """The hands of one frame (highest score first); ``pose`` is the first or None, with the
+    reason no hand was found."""
 
     pose: Optional[HandPose]
     reason: Optional[str] = None
+    hands: Tuple[HandPose, ...] = ()
 
 
 def select_device(device: Union[str, torch.device] = 'auto') -> torch.device:
@@ -135,8 +154,11 @@ class HandPoseEstimator:
                  localizer: Optional[Union[Localizer, ExportedNet]] = None,
                  device: Union[str, torch.device] = 'auto', near_mm: float = 100.0,
                  far_mm: float = 1500.0, cube_mm: Optional[float] = None,
-                 handedness: str = 'right',
+                 handedness: Optional[str] = None,
                  localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
+                 hand_detector: Optional[HandDetector] = None,
+                 detector: Optional[str] = None, max_hands: int = DEFAULT_MAX_HANDS,
+                 detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
                  precision: str = 'auto', backend: str = 'auto',
                  optimize: str = 'auto', threads: Optional[int] = None,
                  calibration: Optional[Tuple[Sequence[np.ndarray], Intrinsics]] = None) -> None:
@@ -144,12 +166,22 @@ class HandPoseEstimator:
         self.model, self.localizer = model, localizer
         self.config = model.config
         self.joint_set: JointSet = get_joint_set(self.config.joint_set)
+        self.hand_detector = hand_detector
+        if hand_detector is not None:
+            hand_detector.to(self.device).eval()
         self._lock = threading.Lock()
         self.near_mm, self.far_mm = 0.0, 0.0
         self.cube_mm, self.localizer_passes = self.config.cube_mm, 1
         self.handedness = self.config.handedness
+        self.detector, self.max_hands = 'nearest', 1
+        self.detection_threshold = DEFAULT_DETECTION_THRESHOLD
+        # Without a detector network: one hand at the nearest blob, of the declared side.
+        learned = hand_detector is not None
         self.configure(near_mm=near_mm, far_mm=far_mm, cube_mm=cube_mm or self.config.cube_mm,
-                       handedness=handedness, localizer_passes=localizer_passes)
+                       handedness=handedness or ('auto' if learned else 'right'),
+                       localizer_passes=localizer_passes,
+                       detector=detector or ('learned' if learned else 'nearest'),
+                       max_hands=max_hands, detection_threshold=detection_threshold)
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.threads = torch.get_num_threads()
@@ -193,27 +225,54 @@ class HandPoseEstimator:
 
         A path may be a checkpoint (.pt), an ONNX file (.onnx) or a TorchScript archive
         (``hand-pose export``); beside an exported pose file, ``<stem>_localizer<suffix>`` is
-        its default localizer. Other keywords go to the constructor (precision, backend, ...).
+        its default localizer. ``detector_model``: 'default' (the shipped model's detector, or
+        ``<stem>_detector.pt`` beside a model file), 'none', or a path. Other keywords go to
+        the constructor (precision, backend, handedness, max_hands, ...).
         """
         pose_path, loc_path = resolve_model_files(model, localizer)
         if localizer == 'default' and loc_path is None and is_exported(pose_path):
             loc_path = localizer_beside(pose_path)
+        hand_detector = kwargs.pop('hand_detector', None)
+        det_path = (None if hand_detector is not None
+                    else resolve_detector_file(model, kwargs.pop('detector_model', 'default')))
+        if det_path is not None:
+            hand_detector = load_detector(det_path)[0]
         net = (load_exported(pose_path, 'pose') if is_exported(pose_path)
                else load_pose_model(pose_path)[0])
         loc = None
         if loc_path is not None:
             loc = (load_exported(loc_path, 'localizer') if is_exported(loc_path)
                    else load_localizer(loc_path)[0])
-        est = cls(net, loc, device=device, **kwargs)
-        est.model_path, est.localizer_path = pose_path, loc_path
+        est = cls(net, loc, device=device, hand_detector=hand_detector, **kwargs)
+        est.model_path, est.localizer_path, est.detector_path = pose_path, loc_path, det_path
         return est
 
     def configure(self, near_mm: Optional[float] = None, far_mm: Optional[float] = None,
                   cube_mm: Optional[float] = None, handedness: Optional[str] = None,
-                  localizer_passes: Optional[int] = None) -> None:
-        """Change the depth range (mm), cube edge (mm), the hand to expect ('right' | 'left')
-        or the number of localizer passes (1..MAX_LOCALIZER_PASSES); validated, thread-safe."""
-        side = self.handedness if handedness is None else check_side(handedness)
+                  localizer_passes: Optional[int] = None, detector: Optional[str] = None,
+                  max_hands: Optional[int] = None,
+                  detection_threshold: Optional[float] = None) -> None:
+        """Change the depth range (mm), cube edge (mm), the hands to expect ('auto' | 'right' |
+        'left'), the localizer passes (1..MAX_LOCALIZER_PASSES), how hands are found
+        ('learned' | 'nearest'), at most how many (1..MAX_HANDS) and the detection threshold
+        ([0, 1]); validated, thread-safe."""
+        side = self.handedness if handedness is None else str(handedness)
+        if side not in HANDEDNESS_MODES:
+            raise ValueError(f'handedness must be one of {HANDEDNESS_MODES}, found {side!r}')
+        finder = self.detector if detector is None else str(detector)
+        if finder not in DETECTORS:
+            raise ValueError(f'detector must be one of {DETECTORS}, found {finder!r}')
+        if (finder == 'learned' or side == 'auto') and self.hand_detector is None:
+            raise ValueError(f'detector {finder!r} with handedness {side!r} needs the hand '
+                             'detector network, and none is loaded (use detector "nearest" '
+                             'with handedness "right" or "left", or load a detector)')
+        hands = self.max_hands if max_hands is None else int(max_hands)
+        if not 1 <= hands <= MAX_HANDS:
+            raise ValueError(f'max_hands must be 1..{MAX_HANDS}, found {max_hands}')
+        threshold = (self.detection_threshold if detection_threshold is None
+                     else float(detection_threshold))
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f'detection_threshold must be in [0, 1], found {threshold}')
         passes = self.localizer_passes if localizer_passes is None else int(localizer_passes)
         if not 1 <= passes <= MAX_LOCALIZER_PASSES:
             raise ValueError(f'localizer_passes must be 1..{MAX_LOCALIZER_PASSES}, '
@@ -229,49 +288,121 @@ class HandPoseEstimator:
             self.near_mm, self.far_mm, self.cube_mm = near, far, cube
             self.localizer_passes = passes
             self.handedness = side
+            self.detector, self.max_hands, self.detection_threshold = finder, hands, threshold
 
     @property
     def mirror(self) -> bool:
-        """Whether crops are mirrored: the expected hand is not the network's side."""
-        return self.handedness != self.config.handedness
+        """Whether crops are mirrored for a declared side: it is not the network's side."""
+        return self.handedness in SIDES and self.handedness != self.config.handedness
 
     def estimate(self, depth: np.ndarray, intr: Intrinsics) -> Optional[HandPose]:
-        """Joints of the nearest hand in ``depth`` (uint16 or float32 mm), or None."""
+        """Joints of the highest-scoring hand in ``depth`` (uint16 or float32 mm), or None."""
         return self.estimate_detailed(depth, intr).pose
 
+    def estimate_hands(self, depth: np.ndarray, intr: Intrinsics) -> Tuple[HandPose, ...]:
+        """Every hand found in ``depth`` (at most ``max_hands``), highest score first."""
+        return self.estimate_detailed(depth, intr).hands
+
     def estimate_detailed(self, depth: np.ndarray, intr: Intrinsics) -> Estimate:
-        """Like ``estimate`` but says why no hand was found."""
+        """Like ``estimate`` but with every hand and the reason when none was found."""
         return self.estimate_batch([depth], intr)[0]
 
     @torch.inference_mode()
+    def detect(self, frames: Sequence[np.ndarray], intr: Intrinsics,
+               threshold: float, max_hands: int) -> List[List[Detection]]:
+        """The learned detector on frames (mm): per frame, detections highest score first."""
+        det = self.hand_detector
+        stacked = torch.from_numpy(np.stack(frames)).to(self.device)
+        small, _, stride = sample_frames(stacked, intr, det.config)
+        maps = det(detector_input(small, det.config))
+        return decode(maps, det.config, stride, threshold, max_hands, intr)
+
+    def _side_at(self, frame: np.ndarray, intr: Intrinsics, center: np.ndarray) -> float:
+        """The detector's left-hand probability at a frame position (handedness 'auto' with
+        the nearest-blob finder)."""
+        det = self.hand_detector
+        with torch.inference_mode():
+            small, _, stride = sample_frames(torch.from_numpy(frame[None]).to(self.device),
+                                             intr, det.config)
+            maps = det(detector_input(small, det.config))
+        cell = det.config.cell_px * stride
+        r = int(np.clip(round((center[1] - stride // 2 + 0.5) / cell - 0.5), 0,
+                        maps.shape[2] - 1))
+        c = int(np.clip(round((center[0] - stride // 2 + 0.5) / cell - 0.5), 0,
+                        maps.shape[3] - 1))
+        return float(torch.sigmoid(maps[0, 1, r, c]))
+
+    def _candidates(self, frames: List[np.ndarray], intr: Intrinsics, settings: dict
+                    ) -> List[List[Tuple[np.ndarray, float, str]]]:
+        """Per frame: (centre uvd, score, side) of each hand to crop, highest score first."""
+        near, far, side = settings['near'], settings['far'], settings['side']
+        if settings['detector'] == 'learned':
+            found = self.detect(frames, intr, settings['threshold'], MAX_HANDS * 2)
+            out = []
+            for dets in found:
+                hands, sides_taken = [], set()
+                for d in dets:
+                    if not near <= float(d.center_uvd[2]) <= far:
+                        continue
+                    hand_side = d.side if side == 'auto' else side
+                    if side == 'auto' and hand_side in sides_taken:
+                        continue           # one hand per side: the higher-scoring one
+                    sides_taken.add(hand_side)
+                    hands.append((d.center_uvd.astype(np.float32), d.score, hand_side))
+                    if len(hands) >= settings['max_hands']:
+                        break
+                out.append(hands)
+            return out
+        # Nearest blob: the localizer learnt to refine centres of mass taken with its own cube
+        # (training/augment.py): the same cube here, else the CoM of the pose cube.
+        com_cube = self.localizer.config.cube_mm if self._loc_run is not None else \
+            settings['cube']
+        out = []
+        for f in frames:
+            com = center_of_mass(f, near, far, com_cube, intr)
+            if com is None:
+                out.append([])
+                continue
+            hand_side = side if side != 'auto' else \
+                ('left' if self._side_at(f, intr, com) > 0.5 else 'right')
+            out.append([(com.astype(np.float32), 1.0, hand_side)])
+        return out
+
+    @torch.inference_mode()
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics) -> List[Estimate]:
-        """Estimate several frames of one camera at once (one network call per stage)."""
+        """Estimate several frames of one camera at once (one network call per stage for all
+        hands of all frames)."""
         with self._lock:
-            near, far, cube, side = self.near_mm, self.far_mm, self.cube_mm, self.handedness
-            passes = self.localizer_passes
-        mirror = side != self.config.handedness
+            settings = {'near': self.near_mm, 'far': self.far_mm, 'cube': self.cube_mm,
+                        'side': self.handedness, 'passes': self.localizer_passes,
+                        'detector': self.detector, 'max_hands': self.max_hands,
+                        'threshold': self.detection_threshold}
+        near, far, cube, passes = (settings[k] for k in ('near', 'far', 'cube', 'passes'))
         sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
         t0 = time.perf_counter()
         frames = [as_depth_mm(d, intr) for d in depths]
-        # The localizer learnt to refine centres of mass taken with its own cube (training/
-        # augment.py): the same cube here, else the CoM of the pose cube.
-        com_cube = self.localizer.config.cube_mm if self._loc_run is not None else cube
-        coms = [center_of_mass(f, near, far, com_cube, intr) for f in frames]
+        per_frame = self._candidates(frames, intr, settings)
+        what = 'hand' if settings['detector'] == 'nearest' else \
+            f'hand detected (score >= {settings["threshold"]:.2f})'
         results: List[Estimate] = [
-            Estimate(None, f'no hand in range [{near:.0f}, {far:.0f}] mm') for _ in frames]
-        keep = [i for i, c in enumerate(coms) if c is not None]
-        if not keep:
+            Estimate(None, f'no {what} in range [{near:.0f}, {far:.0f}] mm') for _ in frames]
+        owner = [i for i, hands in enumerate(per_frame) for _ in hands]
+        if not owner:
             return results
+        hands = [h for hs in per_frame for h in hs]
+        sync()
         t1 = time.perf_counter()
-        stacked = frames[keep[0]][None] if len(keep) == 1 else np.stack([frames[i] for i in keep])
-        depth_t = torch.from_numpy(stacked).to(self.device)                 # (B, H, W) mm
-        center = torch.from_numpy(np.stack([coms[i] for i in keep])).to(self.device)
+        stacked = np.stack([frames[i] for i in owner])
+        depth_t = torch.from_numpy(stacked).to(self.device)                 # (N, H, W) mm
+        center = torch.from_numpy(np.stack([h[0] for h in hands])).to(self.device)
+        mirror = torch.tensor([h[2] != self.config.handedness for h in hands],
+                              device=self.device)
         if self._loc_run is not None:
             lcfg = self.localizer.config
             for _ in range(passes):      # each pass crops around the previous pass's centre
                 patch, t = crop_cube(depth_t, center, intr, lcfg.cube_mm, lcfg.input_size,
                                      mirror)
-                inside = self._loc_run(patch)[0].float()             # (B, 3) crop-normalised
+                inside = self._loc_run(patch)[0].float()             # (N, 3) crop-normalised
                 refined = t.from_normalized(inside[:, None])[:, 0]
                 # A centre far outside the localizer's own crop (any of u, v, d) is not
                 # trusted: keep the last one.
@@ -293,15 +424,19 @@ class HandPoseEstimator:
         cpu = [x.float().cpu().numpy()
                for x in (uvd, xyz, conf, center_xyz, patch[:, 0], patch_uv)]
         t5 = time.perf_counter()
-        per_frame = (t5 - t0) * 1e3 / len(keep)
-        timings = {'com': (t1 - t0) * 1e3 / len(keep), 'localizer': (t2 - t1) * 1e3 / len(keep),
-                   'crop': (t3 - t2) * 1e3 / len(keep), 'pose_net': (t4 - t3) * 1e3 / len(keep),
-                   'decode': (t5 - t4) * 1e3 / len(keep), 'total': per_frame}
-        for k, i in enumerate(keep):
-            results[i] = Estimate(HandPose(
+        n_frames = len(set(owner))
+        stage = 'detector' if settings['detector'] == 'learned' else 'com'
+        timings = {stage: (t1 - t0) * 1e3 / n_frames, 'localizer': (t2 - t1) * 1e3 / n_frames,
+                   'crop': (t3 - t2) * 1e3 / n_frames, 'pose_net': (t4 - t3) * 1e3 / n_frames,
+                   'decode': (t5 - t4) * 1e3 / n_frames, 'total': (t5 - t0) * 1e3 / n_frames}
+        found: Dict[int, List[HandPose]] = {}
+        for k, i in enumerate(owner):
+            found.setdefault(i, []).append(HandPose(
                 xyz=cpu[1][k], uvd=cpu[0][k], confidence=cpu[2][k], center=cpu[3][k],
                 joint_set=self.joint_set, timings=dict(timings), patch=cpu[4][k],
-                patch_uv=cpu[5][k], handedness=side))
+                patch_uv=cpu[5][k], handedness=hands[k][2], score=float(hands[k][1])))
+        for i, poses in found.items():
+            results[i] = Estimate(poses[0], None, tuple(poses))
         return results
 
     def _run_pose(self, patch: torch.Tensor) -> PoseOutput:

@@ -1,7 +1,7 @@
 """Dataset and camera specifications read from config/datasets.yaml and config/cameras.yaml."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict
+from typing import Dict, Tuple
 
 import yaml
 
@@ -26,11 +26,13 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """A depth camera preset: intrinsics and depth noise (mm standard deviation at 1 m)."""
+    """A depth camera preset: intrinsics, depth noise (mm standard deviation at 1 m) and how
+    it measures (``sensor``: the keys documented in config/cameras.yaml)."""
 
     name: str
     intrinsics: Intrinsics
     depth_noise_mm_at_1m: float
+    sensor: Dict = field(default_factory=dict, compare=False)
 
 
 @lru_cache(maxsize=None)
@@ -58,4 +60,9 @@ def camera_spec(name: str) -> CameraSpec:
         raise KeyError(f'unknown camera preset {name!r}; known: {sorted(table)}')
     d = table[name]
     return CameraSpec(name, Intrinsics.from_dict(d['intrinsics']),
-                      float(d['depth_noise_mm_at_1m']))
+                      float(d['depth_noise_mm_at_1m']), dict(d.get('sensor') or {}))
+
+
+def camera_names() -> Tuple[str, ...]:
+    """The camera presets of config/cameras.yaml."""
+    return tuple(_load('config/cameras.yaml'))

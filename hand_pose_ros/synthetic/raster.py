@@ -11,7 +11,7 @@ from typing import Callable, List, Tuple
 
 import torch
 
-from .raycast import (ellipsoid_depth, pixel_slopes, plane_depth, round_cone_depth,
+from .raycast import (box_depth, ellipsoid_depth, pixel_slopes, plane_depth, round_cone_depth,
                       sphere_pixel_box)
 from ..core.camera import Intrinsics
 
@@ -147,6 +147,15 @@ def draw_ellipsoids(zbuf: torch.Tensor, centre: torch.Tensor, semi_axes: torch.T
     box = sphere_pixel_box(centre, semi_axes.amax(-1), intr)
     _draw(zbuf, box, active, intr,
           lambda i, x, y: ellipsoid_depth(x, y, centre[i], semi_axes[i]))
+
+
+def draw_boxes(zbuf: torch.Tensor, centre: torch.Tensor, axes: torch.Tensor,
+               half_mm: torch.Tensor, active: torch.Tensor, intr: Intrinsics) -> None:
+    """Oriented boxes, one per frame: centre (B, 3) mm, axes (B, 3, 3) unit columns, half
+    edges (B, 3) mm."""
+    box = sphere_pixel_box(centre, half_mm.norm(dim=-1), intr)
+    _draw(zbuf, box, active, intr,
+          lambda i, x, y: box_depth(x, y, centre[i], axes[i], half_mm[i]))
 
 
 def draw_slab(zbuf: torch.Tensor, slab: Slab, intr: Intrinsics) -> None:

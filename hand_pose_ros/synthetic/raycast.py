@@ -85,6 +85,31 @@ def ellipsoid_depth(x: torch.Tensor, y: torch.Tensor, centre: torch.Tensor,
     return torch.where((disc >= 0.0) & (z > NEAR_CLIP_MM), z, float('inf'))
 
 
+def box_depth(x: torch.Tensor, y: torch.Tensor, centre: torch.Tensor, axes: torch.Tensor,
+              half_mm: torch.Tensor) -> torch.Tensor:
+    """Depth (mm) of the first hit of rays (x, y, 1) on oriented boxes; +inf where missed.
+
+    ``centre`` (..., 3) mm, ``axes`` (..., 3, 3) whose columns are the box's unit axes,
+    ``half_mm`` (..., 3) half edges. Slab method in box coordinates: the ray from the camera
+    origin is o + z d with o = -R^T c and d = R^T (x, y, 1); it is inside slab k for z between
+    (-h_k - o_k) / d_k and (h_k - o_k) / d_k; the hit is the largest entry if below the
+    smallest exit.
+    """
+    near = torch.full(torch.broadcast_shapes(x.shape, y.shape), -float('inf'),
+                      device=x.device, dtype=x.dtype)
+    far = torch.full_like(near, float('inf'))
+    for k in range(3):
+        ax = axes[..., :, k]                                                  # (..., 3)
+        o = -(ax * centre).sum(-1)[..., None, None]
+        d = x * ax[..., 0, None, None] + y * ax[..., 1, None, None] + ax[..., 2, None, None]
+        d = torch.where(d.abs() < 1e-9, torch.full_like(d, 1e-9), d)
+        h = half_mm[..., k, None, None]
+        t1, t2 = (-h - o) / d, (h - o) / d
+        near = torch.maximum(near, torch.minimum(t1, t2))
+        far = torch.minimum(far, torch.maximum(t1, t2))
+    return torch.where((near <= far) & (near > NEAR_CLIP_MM), near, float('inf'))
+
+
 def plane_depth(x: torch.Tensor, y: torch.Tensor, point: torch.Tensor,
                 normal: torch.Tensor) -> torch.Tensor:
     """Depth (mm) where rays (x, y, 1) meet planes (point, normal (..., 3)); +inf if behind."""

@@ -4,11 +4,14 @@ Applied to a clean z-buffer (+inf where nothing is hit), it imitates structured-
 stereo depth cameras: Gaussian noise whose std grows with the square of the depth (part of it
 spatially smooth, in 8-pixel blocks), pixels missing at silhouette edges (a depth step to a
 neighbour) and on surfaces seen at grazing angles, isolated dropouts, a working range, and
-rounding to the sensor's depth unit. Missing depth is 0.
+rounding to the sensor's depth unit. Missing depth is 0. Per camera (config/cameras.yaml,
+:func:`camera_sensor`): the projector's shadow (surfaces the projector or second imager cannot
+see behind a nearer edge have no depth), disparity quantisation (depth steps growing with z^2)
+and flying pixels (edge pixels between the two surfaces, as time-of-flight cameras mix them).
 """
 from dataclasses import dataclass
 import math
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +37,9 @@ class SensorConfig:
     dropout_prob: float = 0.002                          # isolated missing pixels
     range_mm: Tuple[float, float] = (150.0, 3000.0)      # valid depth range
     quantum_mm: float = 1.0                              # depth unit
+    shadow_baseline_mm: float = 0.0                      # projector offset along x (0: none)
+    disparity_step_px: float = 0.0                       # disparity quantisation (0: none)
+    flying_pixel_prob: float = 0.0                       # edge pixel mixed instead of lost
 
     def __post_init__(self) -> None:
         lo, hi = self.noise_mm_at_1m
@@ -42,6 +48,39 @@ class SensorConfig:
                              f'{self.noise_mm_at_1m}')
         if not 0.0 <= self.smooth_fraction <= 1.0:
             raise ValueError(f'smooth_fraction must be in [0, 1], found {self.smooth_fraction}')
+
+
+def camera_sensor(sensor: Dict, **overrides) -> SensorConfig:
+    """The SensorConfig of a camera preset's ``sensor`` mapping (config/cameras.yaml)."""
+    known = {'kind', 'noise_mm_at_1m', 'shadow_baseline_mm', 'disparity_step_px',
+             'flying_pixel_prob', 'range_mm'}
+    unknown = set(sensor) - known
+    if unknown:
+        raise ValueError(f'camera sensor: unknown keys {sorted(unknown)}; known: {sorted(known)}')
+    args = {k: (tuple(v) if isinstance(v, list) else v) for k, v in sensor.items()
+            if k != 'kind'}
+    args.update(overrides)
+    return SensorConfig(**args)
+
+
+def projector_shadow(z: torch.Tensor, intr: Intrinsics, baseline_mm: float) -> torch.Tensor:
+    """(B, H, W) bool: pixels hidden from a projector ``baseline_mm`` along x (mm, either sign).
+
+    With the projector at -|b| on x, pixel u at depth z lands on projector column u + f|b|/z;
+    a nearer surface at a column q < u that lands at or beyond it hides it, so pixel u is in
+    shadow when w(u) = u + f|b|/z(u) is below max_{q < u} w(q) (by half a pixel: a surface
+    is never its own shadow). A projector at +|b| is the same on the mirrored rows. The shadow
+    falls beside each nearer object on the side away from the projector.
+    """
+    if baseline_mm == 0.0:
+        return torch.zeros_like(z, dtype=torch.bool)
+    zz = z.flip(-1) if baseline_mm > 0 else z
+    cols = torch.arange(z.shape[-1], device=z.device, dtype=z.dtype)
+    w = intr.fx * abs(baseline_mm) / zz + cols
+    before = torch.cummax(w, dim=-1).values
+    before = F.pad(before[..., :-1], (1, 0), value=-float('inf'))
+    shadow = w < before - 0.5
+    return shadow.flip(-1) if baseline_mm > 0 else shadow
 
 
 def _forward_diffs(z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -80,6 +119,7 @@ def apply_sensor(zbuf: torch.Tensor, intr: Intrinsics, frame_rand: torch.Tensor,
     dev = zbuf.device
     hit = torch.isfinite(zbuf)
     z = torch.nan_to_num(zbuf, posinf=_EMPTY_MM)
+    zbuf_clean = z
     dx, dy = _forward_diffs(z)
     # A pixel is on an edge when the step to any 4-neighbour exceeds the threshold.
     limit = z * cfg.edge_jump_per_mm + cfg.edge_jump_mm
@@ -103,5 +143,21 @@ def apply_sensor(zbuf: torch.Tensor, intr: Intrinsics, frame_rand: torch.Tensor,
         noise.mul_(math.sqrt(1.0 - f * f))                 # its std is 1 / 1.5 of the blocks'
     std = (z * z).mul_(level).add_(cfg.noise_floor_mm)
     z = torch.addcmul(z, std, noise).div_(cfg.quantum_mm).round_().mul_(cfg.quantum_mm)
+    if cfg.disparity_step_px > 0.0 and cfg.shadow_baseline_mm != 0.0:
+        fb = intr.fx * abs(cfg.shadow_baseline_mm)
+        disparity = (fb / z.clamp_min(1.0) / cfg.disparity_step_px).round_()
+        z = torch.where(disparity > 0, fb / (disparity.clamp_min(1.0) * cfg.disparity_step_px), z)
+    if cfg.flying_pixel_prob > 0.0:
+        # A flying pixel takes a value between its depth and its deepest 4-neighbour's.
+        far = torch.maximum(torch.maximum(F.pad(zbuf_clean[:, :, 1:], (0, 1), value=0.0),
+                                          F.pad(zbuf_clean[:, :, :-1], (1, 0), value=0.0)),
+                            torch.maximum(F.pad(zbuf_clean[:, 1:], (0, 0, 0, 1), value=0.0),
+                                          F.pad(zbuf_clean[:, :-1], (0, 0, 1, 0), value=0.0)))
+        mix = torch.rand(n, h, w, generator=gen, device=dev)
+        fly = edge & lost & hit & (mix < cfg.flying_pixel_prob) & (far < _EMPTY_MM)
+        z = torch.where(fly, z + (far - z) * torch.rand(n, h, w, generator=gen, device=dev), z)
+        lost = lost & ~fly
+    if cfg.shadow_baseline_mm != 0.0:
+        lost = lost | projector_shadow(zbuf_clean, intr, cfg.shadow_baseline_mm)
     keep = hit & ~lost & (z >= cfg.range_mm[0]) & (z <= cfg.range_mm[1])
     return torch.where(keep, z, 0.0)

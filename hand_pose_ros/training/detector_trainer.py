@@ -1,0 +1,294 @@
+"""Training the whole-frame hand detector on rendered user scenes (synthetic/user_scene.py).
+
+Each step renders one batch of scenes of one camera preset (a different one each step) and
+adds its horizontal mirror image with the sides swapped (a mirrored right hand is a left hand,
+core/handedness.py), so every pose is seen as both hands. Checkpoints are atomic and hold
+everything needed to continue exactly (weights, optimiser, scheduler, step, RNG states);
+validation runs on held-out scene sets of fixed seeds, one per scene type plus hand-free
+frames, through the inference decoding (core/detection.py).
+"""
+from dataclasses import asdict, dataclass, field
+import logging
+import math
+from pathlib import Path
+import time
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+import yaml
+
+from .config import _from_dict, OptimConfig
+from .detector_targets import detector_loss, detector_targets
+from .trainer import _optimizer, _rng_state, _set_rng_state, git_commit, use_bf16
+from ..core.camera import Intrinsics, uvd_to_xyz
+from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
+from ..core.config import DetectorConfig
+from ..core.detection import decode, detector_input
+from ..core.nets.detector import HandDetector
+from ..core.precision import memory_format
+from ..core.resources import find_resource
+from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
+    UserSceneGenerator
+
+LOG = logging.getLogger('hand_pose_ros.train_detector')
+STATE_FILE = 'detector_state.pt'
+VAL_SEED = 7_000_001           # held-out scene sets: seeds never used for training steps
+FOUND_WITHIN_MM = 40.0         # a hand is found when a detection lies this close to its centre
+
+
+@dataclass(frozen=True)
+class DetectorTrainConfig:
+    """config/train/detector_*.yaml: the detector, its scenes and its schedule."""
+
+    task: str = 'detector'
+    steps: int = 3000
+    batch_size: int = 16          # rendered scenes per step (x2 with their mirror images)
+    seed: int = 0
+    threads: int = 2
+    amp: str = 'auto'
+    checkpoint_every: int = 100
+    val_every: int = 500
+    val_frames: int = 64          # per scene type, and as many hand-free frames
+    log_every: int = 20
+    threshold: float = 0.3        # detection threshold used by validation
+    detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
+    scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
+    optimizer: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        if self.task != 'detector':
+            raise ValueError(f'task must be "detector", found {self.task!r}')
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError('steps and batch_size must be >= 1')
+
+    def detector_config(self) -> DetectorConfig:
+        """The DetectorConfig of this run."""
+        return DetectorConfig.from_dict(self.detector)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain mapping (stored in the training state and the checkpoint)."""
+        return asdict(self)
+
+
+def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
+    """Read a detector training YAML (a path or a name under config/train/)."""
+    p = Path(path)
+    if not p.is_file():
+        p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
+                                                    else '.yaml'))
+    with open(p, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    cfg = _from_dict(DetectorTrainConfig, data, str(p))
+    if isinstance(cfg.optimizer, dict):
+        cfg = DetectorTrainConfig(**{**asdict(cfg), 'optimizer': OptimConfig(**cfg.optimizer)})
+    UserSceneConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                       for k, v in cfg.scene.items()})                 # validates the keys
+    return cfg
+
+
+def is_detector_config(path: Union[str, Path]) -> bool:
+    """Whether a training YAML trains the detector (its ``task`` key)."""
+    p = Path(path)
+    if not p.is_file():
+        try:
+            p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
+                                                        else '.yaml'))
+        except FileNotFoundError:
+            return False
+    with open(p, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    return isinstance(data, dict) and data.get('task') == 'detector'
+
+
+def mirror_scenes(batch: SceneBatch) -> SceneBatch:
+    """The horizontal mirror image of rendered scenes: columns flipped, sides swapped."""
+    intr = batch.intrinsics
+    flipped = Intrinsics(intr.fx, intr.fy, intr.width - 1 - intr.cx, intr.cy, intr.width,
+                         intr.height)
+    center = batch.center_uvd.clone()
+    center[..., 0] = intr.width - 1 - center[..., 0]
+    hand22 = batch.hand22.clone()
+    hand22[..., 0] = -hand22[..., 0]
+    return SceneBatch(batch.depth_mm.flip(-1), flipped, batch.camera, batch.scene,
+                      batch.present, batch.present & ~batch.left, hand22, center)
+
+
+def _scene_config(cfg: DetectorTrainConfig) -> UserSceneConfig:
+    return UserSceneConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                              for k, v in cfg.scene.items()})
+
+
+def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, List[SceneBatch]]:
+    """Held-out scenes: per scene type (with hands), and hand-free frames; fixed seeds, every
+    camera preset in turn."""
+    gen = UserSceneGenerator(det.focal_px, seed=VAL_SEED, config=_scene_config(cfg))
+    sets: Dict[str, List[SceneBatch]] = {}
+    per_cam = max(1, math.ceil(cfg.val_frames / len(gen.cameras)))
+    for k, name in enumerate(SCENE_TYPES):
+        gen.reseed(VAL_SEED + k)
+        sets[name] = [gen.sample(per_cam, scene=name, camera=c,
+                                 hands=1 + (i % 2))
+                      for i, c in enumerate(gen.cameras)]
+    gen.reseed(VAL_SEED + 99)
+    sets['hand_free'] = [gen.sample(per_cam, scene=k % len(SCENE_TYPES), camera=c, hands=0)
+                         for k, c in enumerate(gen.cameras)]
+    return sets
+
+
+@torch.inference_mode()
+def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
+                      threshold: float, max_hands: int = 2) -> Dict[str, float]:
+    """Found (within FOUND_WITHIN_MM of the true centre, right side), false detections and
+    handedness per scene set, through core.detection.decode."""
+    model.eval()
+    cfg = model.config
+    out: Dict[str, float] = {}
+    for name, batches in sets.items():
+        hands = found = side_ok = false = frames = 0
+        for b in batches:
+            maps = model(detector_input(b.depth_mm, cfg))
+            dets = decode(maps, cfg, 1, threshold, max_hands, b.intrinsics)
+            for i, found_i in enumerate(dets):
+                frames += 1
+                truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
+                used = set()
+                for k in truth:
+                    hands += 1
+                    c = uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0].numpy()
+                    best, best_d = None, FOUND_WITHIN_MM
+                    for j, d in enumerate(found_i):
+                        dxyz = uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(),
+                                          b.intrinsics)[0].numpy()
+                        dist = float(np.linalg.norm(dxyz - c))
+                        if j not in used and dist <= best_d:
+                            best, best_d = j, dist
+                    if best is not None:
+                        used.add(best)
+                        found += 1
+                        side_ok += int((found_i[best].side == 'left') == bool(b.left[i, k]))
+                false += len(found_i) - len(used)
+        if hands:
+            out[f'val/{name}/found'] = found / hands
+            out[f'val/{name}/handedness'] = side_ok / max(found, 1)
+        out[f'val/{name}/false_per_frame'] = false / max(frames, 1)
+    model.train()
+    return out
+
+
+class DetectorTrainer:
+    """Owns the detector, its optimiser, the scene generator and the run folder."""
+
+    def __init__(self, cfg: DetectorTrainConfig, out_dir: str, device: str = 'cpu') -> None:
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.device = torch.device('cuda' if device == 'auto' and torch.cuda.is_available()
+                                   else ('cpu' if device == 'auto' else device))
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.det_cfg = cfg.detector_config()
+        self.model = HandDetector(self.det_cfg).to(self.device)
+        self.memory_format = memory_format([self.model], self.device, training=True)
+        self.model.to(memory_format=self.memory_format)
+        self.bf16 = use_bf16(cfg.amp, self.device)
+        self.opt, self.sched = _optimizer(self.model.parameters(), cfg.optimizer, cfg.steps)
+        self.scenes = UserSceneGenerator(self.det_cfg.focal_px, seed=cfg.seed,
+                                         config=_scene_config(cfg))
+        self.step, self.wall_s = 0, 0.0
+        self.metrics: Dict[str, float] = {}
+        self._val: Optional[Dict[str, List[SceneBatch]]] = None
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to continue exactly."""
+        return {'format': 'hand_pose_ros/detector-train-state/1', 'step': self.step,
+                'wall_s': self.wall_s, 'config': self.cfg.to_dict(), 'rng': _rng_state(),
+                'metrics': dict(self.metrics), 'detector': self.model.state_dict(),
+                'opt': self.opt.state_dict(), 'sched': self.sched.state_dict()}
+
+    def save(self) -> None:
+        """Atomic training state + the inference checkpoint detector.pt."""
+        atomic_torch_save(self.state_dict(), self.out / STATE_FILE)
+        meta = {'steps': self.step, 'wall_time_s': round(self.wall_s, 1), 'commit': git_commit(),
+                'device': str(self.device), 'train_config': self.cfg.to_dict(),
+                'metrics': dict(self.metrics)}
+        save_checkpoint(self.out / 'detector.pt', self.model, self.det_cfg, meta)
+
+    def resume(self) -> None:
+        """Continue from out_dir/detector_state.pt; CheckpointError when missing, bad or for
+        another config."""
+        path = self.out / STATE_FILE
+        if not path.is_file():
+            raise CheckpointError(f'--resume: no detector training state at {path}')
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f'--resume: cannot read {path} ({exc.__class__.__name__})') \
+                from None
+        if state.get('config') != self.cfg.to_dict():
+            raise CheckpointError(f'resume: the stored training config in {path} differs from '
+                                  'the one given; resume with the same config')
+        self.model.load_state_dict(state['detector'])
+        self.opt.load_state_dict(state['opt'])
+        self.sched.load_state_dict(state['sched'])
+        self.step, self.wall_s = int(state['step']), float(state['wall_s'])
+        self.metrics = dict(state.get('metrics', {}))
+        _set_rng_state(state['rng'])
+        LOG.info('resumed from %s at step %d', path, self.step)
+
+    def train_step(self) -> Dict[str, float]:
+        """One optimiser step on the scenes of step ``self.step`` and their mirror images."""
+        cfg = self.cfg
+        self.scenes.reseed(cfg.seed * 1_000_003 + self.step)   # resumable: a seed per step
+        batch = self.scenes.sample(cfg.batch_size)
+        self.model.train()
+        losses = []
+        parts_sum: Dict[str, float] = {}
+        self.opt.zero_grad(set_to_none=True)
+        for b in (batch, mirror_scenes(batch)):
+            x = detector_input(b.depth_mm, self.det_cfg).to(self.device)
+            x = x.contiguous(memory_format=self.memory_format)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                maps = self.model(x)
+            target = detector_targets(b.center_uvd.to(self.device), b.present.to(self.device),
+                                      b.left.to(self.device), b.intrinsics,
+                                      tuple(maps.shape[-2:]), self.det_cfg)
+            loss, parts = detector_loss(maps, target)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f'detector loss is {float(loss)} at step {self.step}')
+            (loss / 2).backward()
+            losses.append(float(loss.detach()))
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach()) / 2
+        self.opt.step()
+        self.sched.step()
+        return {'loss': float(np.mean(losses)), **parts_sum, 'lr': self.sched.get_last_lr()[0]}
+
+    def validate(self) -> Dict[str, float]:
+        """Detection figures on the held-out scene sets."""
+        if self._val is None:
+            self._val = validation_sets(self.cfg, self.det_cfg)
+        return evaluate_detector(self.model, self._val, self.cfg.threshold)
+
+    def fit(self) -> Dict[str, float]:
+        """Train up to cfg.steps, checkpointing and validating on the way."""
+        cfg = self.cfg
+        t_last = time.perf_counter()
+        while self.step < cfg.steps:
+            logs = self.train_step()
+            self.step += 1
+            now = time.perf_counter()
+            self.wall_s += now - t_last
+            t_last = now
+            if self.step % cfg.log_every == 0 or self.step == 1:
+                LOG.info('step %d (%.1f s): %s', self.step, self.wall_s,
+                         ' '.join(f'{k} {v:.4f}' for k, v in logs.items()))
+            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                self.metrics = self.validate()
+                LOG.info('step %d validation: %s', self.step,
+                         ' '.join(f'{k} {v:.3f}' for k, v in self.metrics.items()))
+                t_last = time.perf_counter()
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.save()
+                t_last = time.perf_counter()
+        return self.metrics
