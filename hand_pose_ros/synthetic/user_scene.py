@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from .hand_model import default_skeleton, forward_kinematics, HandSkeleton
-from .poses import PoseConfig, sample_angles, sample_rotation
+from .poses import (animated_angles, animated_placement, PoseConfig, sample_angles,
+                    sample_rotation)
 from .raster import Cones, draw_boxes, draw_cones, draw_ellipsoids, draw_planes, draw_slab, \
     empty_zbuffer
 from .renderer import FOREARM_PIECES, hand_primitives, HandShape, NUM_HAND_RANDOMS
@@ -126,8 +127,9 @@ class UserSceneGenerator:
 
     def __init__(self, focal_px: float = 140.0, cameras: Optional[Sequence[str]] = None,
                  seed: int = 0, config: Optional[UserSceneConfig] = None,
-                 skeleton: Optional[HandSkeleton] = None) -> None:
+                 skeleton: Optional[HandSkeleton] = None, full_resolution: bool = False) -> None:
         self.focal_px = float(focal_px)
+        self.full_resolution = full_resolution
         self.cameras = tuple(cameras or camera_names())
         self.config = config or UserSceneConfig()
         self.skeleton = skeleton or default_skeleton()
@@ -140,8 +142,11 @@ class UserSceneGenerator:
         self.seed = seed
 
     def camera(self, name: str) -> Tuple[Intrinsics, SensorConfig]:
-        """Sampled intrinsics and sensor model of camera preset ``name``."""
+        """Intrinsics (sampled, or the camera's own at full resolution) and sensor model of
+        camera preset ``name``."""
         spec = camera_spec(name)
+        if self.full_resolution:
+            return spec.intrinsics, camera_sensor(spec.sensor)
         stride = sampling_stride(spec.intrinsics, self.focal_px)
         sensor = dict(spec.sensor)
         if sensor.get('disparity_step_px'):
@@ -230,9 +235,10 @@ class UserSceneGenerator:
         v3 = _u(g, n, (0.12 * intr.height, 0.75 * intr.height))
         z3 = (body['hand_z'] + _u(g, n, (-60.0, 60.0))).clamp_min(min_mm + 50.0)
         palm3 = _ray(u3, v3, z3, intr)
-        # Egocentric: fingers forward and down, palm down to sideways (sometimes up); the
-        # user's right hand on the image's right.
-        fingers = torch.stack([_u(g, n, (-0.5, 0.5)), _u(g, n, (-0.1, 0.7)), torch.ones(n)], -1)
+        # Egocentric: the forearm rises from below the camera (the elbow at chest height), so
+        # the fingers point forward and up the image, the forearm runs down it towards the
+        # camera; palm down to sideways (sometimes up); the right hand on the image's right.
+        fingers = torch.stack([_u(g, n, (-0.5, 0.5)), _u(g, n, (-0.7, 0.1)), torch.ones(n)], -1)
         fingers = _unit(fingers)
         roll = torch.deg2rad(_u(g, n, (-110.0, 110.0)))
         roll = torch.where(torch.rand(n, generator=g) < 0.15, roll + math.pi, roll)
@@ -431,6 +437,46 @@ class UserSceneGenerator:
             [torch.ones(n), _u(g, n, (1.0, 2.5)), torch.ones(n)], -1), on, intr)
 
     # -- a calm scene for the demo -----------------------------------------------------------
+    def animate(self, t_s: float, camera: str = 'realsense_d435_640x480'
+                ) -> Tuple[np.ndarray, List[Tuple[np.ndarray, str]]]:
+        """Frame at time ``t_s`` of a user facing the camera with both hands raised, opening
+        and closing out of phase: depth (H, W) float32 mm and [(ICVL16 joints (16, 3) mm,
+        side), ...], the user's right hand first (on the image's left). Pose, body and scene
+        are continuous in t; the noise is redrawn for every millisecond."""
+        intr, sensor = self.camera(camera)
+        zbuf = empty_zbuffer(1, intr, torch.device('cpu'))
+        hands, ends = [], []
+        for k, is_left in enumerate((False, True)):
+            t = t_s + 1.3 * k
+            left = torch.tensor([is_left])
+            local = forward_kinematics(animated_angles(t), self.skeleton, left)
+            rot, palm = animated_placement(t)
+            palm = palm + torch.tensor([[(1.0 if is_left else -1.0) * 170.0, 0.0, 80.0]])
+            cam = local @ rot.transpose(1, 2)
+            xyz = cam + (palm - cam[:, 1])[:, None]
+            rand = torch.full((1, NUM_HAND_RANDOMS), 0.5)
+            cones, slab = hand_primitives(xyz[:, _ICVL], self.skeleton, self.shape, rand, intr,
+                                          left)
+            draw_cones(zbuf, cones, intr)
+            draw_slab(zbuf, slab, intr)
+            ends.append(0.5 * (cones.b[:, -1] + cones.b[:, -1 - FOREARM_PIECES]))
+            side = 'left' if is_left else 'right'
+            hands.append((xyz[0, _ICVL].numpy().astype(np.float32), side))
+        centre = torch.tensor([[0.0, 330.0, 900.0]])
+        draw_ellipsoids(zbuf, centre, torch.tensor([[170.0, 290.0, 120.0]]),
+                        torch.tensor([True]), intr)
+        draw_ellipsoids(zbuf, centre + torch.tensor([[0.0, -410.0, -20.0]]),
+                        torch.tensor([[95.0, 115.0, 95.0]]), torch.tensor([True]), intr)
+        shoulders = centre + torch.tensor([[-195.0, -250.0, -40.0], [195.0, -250.0, -40.0]])
+        arm = Cones(torch.stack(ends, 1), shoulders[None], torch.full((1, 2), 45.0),
+                    torch.full((1, 2), 45.0), torch.ones(1, 2, dtype=torch.bool))
+        draw_cones(zbuf, arm.split(4), intr)
+        draw_planes(zbuf, torch.tensor([[0.0, 0.0, 1700.0]]), torch.tensor([[0.0, 0.0, -1.0]]),
+                    torch.tensor([1000.0]), torch.tensor([True]), intr)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(round(t_s * 1000)))
+        depth = apply_sensor(zbuf, intr, torch.full((1, NUM_SENSOR_RANDOMS), 0.3), gen, sensor)
+        return depth[0].numpy(), hands
+
     def frames_with_labels(self, n: int, **kwargs) -> List[Tuple[np.ndarray, list]]:
         """n scenes as numpy (depth, [(center_uvd, side), ...]) pairs (tests and tools)."""
         b = self.sample(n, **kwargs)
