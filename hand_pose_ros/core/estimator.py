@@ -32,7 +32,8 @@ from .camera import Intrinsics, uvd_to_xyz
 from .checkpoint import load_detector, load_localizer, load_pose_model
 from .crop import center_of_mass, crop_cube
 from .detection import decode, Detection, detector_input, sample_frames
-from .exported import ExportedNet, is_exported, load_exported, localizer_beside, to_pose_output
+from .exported import (detector_beside, ExportedDetector, ExportedNet, is_exported,
+                       load_exported, localizer_beside, to_pose_output)
 from .handedness import SIDES
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
@@ -156,7 +157,7 @@ class HandPoseEstimator:
                  far_mm: float = 1500.0, cube_mm: Optional[float] = None,
                  handedness: Optional[str] = None,
                  localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
-                 hand_detector: Optional[HandDetector] = None,
+                 hand_detector: Optional[Union[HandDetector, ExportedDetector]] = None,
                  detector: Optional[str] = None, max_hands: int = DEFAULT_MAX_HANDS,
                  detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
                  precision: str = 'auto', backend: str = 'auto',
@@ -224,19 +225,25 @@ class HandPoseEstimator:
         """Load shipped models by name ('default', 'compact', ...) or files by path.
 
         A path may be a checkpoint (.pt), an ONNX file (.onnx) or a TorchScript archive
-        (``hand-pose export``); beside an exported pose file, ``<stem>_localizer<suffix>`` is
-        its default localizer. ``detector_model``: 'default' (the shipped model's detector, or
-        ``<stem>_detector.pt`` beside a model file), 'none', or a path. Other keywords go to
+        (``hand-pose export``); beside an exported pose file, ``<stem>_localizer<suffix>`` and
+        ``<stem>_detector<suffix>`` are its default localizer and detector.
+        ``detector_model``: 'default' (the shipped model's detector, or ``<stem>_detector.pt``
+        beside a model file), 'none', or a path (checkpoint or exported). Other keywords go to
         the constructor (precision, backend, handedness, max_hands, ...).
         """
         pose_path, loc_path = resolve_model_files(model, localizer)
         if localizer == 'default' and loc_path is None and is_exported(pose_path):
             loc_path = localizer_beside(pose_path)
         hand_detector = kwargs.pop('hand_detector', None)
-        det_path = (None if hand_detector is not None
-                    else resolve_detector_file(model, kwargs.pop('detector_model', 'default')))
+        det_choice = kwargs.pop('detector_model', 'default')
+        det_path = None
+        if hand_detector is None:
+            if det_choice == 'default' and is_exported(pose_path):
+                det_path = detector_beside(pose_path)
+            det_path = det_path or resolve_detector_file(model, det_choice)
         if det_path is not None:
-            hand_detector = load_detector(det_path)[0]
+            hand_detector = (load_exported(det_path, 'detector') if is_exported(det_path)
+                             else load_detector(det_path)[0])
         net = (load_exported(pose_path, 'pose') if is_exported(pose_path)
                else load_pose_model(pose_path)[0])
         loc = None

@@ -1,12 +1,15 @@
 """Exported networks: ONNX (run by ONNX Runtime) and TorchScript, behind one small interface.
 
-A PoseNet or Localizer is exported as an ``InferenceGraph``: plain tensors in and out, so the
-same graph is traced by TorchScript, written to ONNX and run by the estimator's optimised
-torch path (core/precision.py). Outputs, all float32:
+A PoseNet, Localizer or HandDetector is exported as an ``InferenceGraph``: plain tensors in
+and out, so the same graph is traced by TorchScript, written to ONNX and run by the estimator's
+optimised torch path (core/precision.py). Outputs, all float32:
 
 - pose, heatmap variants: ``heatmaps`` (B, J, H, W) of the last stack, ``depths`` (B, J);
 - pose, 'plain' variant: ``uv`` (B, J, 2), ``depths`` (B, J);
-- localizer: ``center`` (B, 3) normalised crop coordinates.
+- localizer: ``center`` (B, 3) normalised crop coordinates;
+- detector: ``maps`` (B, 5, H/4, W/4) raw maps of a (B, 2, H, W) detector input (ONNX with
+  dynamic batch, height and width); a loaded detector is an ``ExportedDetector``, called like
+  the HandDetector module.
 
 The network's config travels inside the file (ONNX metadata_props / a TorchScript extra file
 ``hand_pose_ros.json``), so ``load_exported`` rebuilds everything the estimator needs.
@@ -24,14 +27,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import LocalizerConfig, ModelConfig, stored_model_config
+from .config import DetectorConfig, LocalizerConfig, ModelConfig, stored_model_config
+from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
 
 META_KEY = 'hand_pose_ros'          # ONNX metadata key / TorchScript extra file stem
 EXPORT_FORMAT = 'hand_pose_ros-export/1'
 ONNX_OPSET = 17
-Network = Union[PoseNet, Localizer]
+Network = Union[PoseNet, Localizer, HandDetector]
+NetConfig = Union[ModelConfig, LocalizerConfig, DetectorConfig]
+# The detector is traced on a 640x480 camera's sampled frame (120x160, padded to 128x160);
+# its ONNX height and width are dynamic, the traced TorchScript graph follows its input too.
+DETECTOR_EXAMPLE_HW = (128, 160)
 Runner = Callable[[torch.Tensor], Tuple[torch.Tensor, ...]]
 ONNX_HINT = 'install the optional extra: pip install "hand_pose_ros[onnx]" (onnx, onnxruntime)'
 
@@ -58,23 +66,46 @@ def _require_onnx():
 
 
 def kind_of(net: Network) -> str:
-    """'pose' or 'localizer'."""
-    if isinstance(net, PoseNet):
-        return 'pose'
-    if isinstance(net, Localizer):
-        return 'localizer'
-    raise TypeError(f'expected a PoseNet or a Localizer, found {type(net).__name__}')
+    """'pose', 'localizer' or 'detector'."""
+    for cls, kind in ((PoseNet, 'pose'), (Localizer, 'localizer'), (HandDetector, 'detector')):
+        if isinstance(net, cls):
+            return kind
+    raise TypeError(f'expected a PoseNet, a Localizer or a HandDetector, found '
+                    f'{type(net).__name__}')
 
 
-def output_names(kind: str, config: Union[ModelConfig, LocalizerConfig]) -> Tuple[str, ...]:
+def output_names(kind: str, config: NetConfig) -> Tuple[str, ...]:
     """Names of an InferenceGraph's outputs (see the module docstring)."""
     if kind == 'localizer':
         return ('center',)
+    if kind == 'detector':
+        return ('maps',)
     return ('uv' if config.variant == 'plain' else 'heatmaps', 'depths')
 
 
+def input_name(kind: str) -> str:
+    """Name of an exported graph's input: 'frame' (detector) or 'patch' (crop networks)."""
+    return 'frame' if kind == 'detector' else 'patch'
+
+
+def dynamic_axes(kind: str, names: Sequence[str]) -> Dict[str, Dict[int, str]]:
+    """ONNX dynamic axes: batch for every graph, height and width for the detector's too."""
+    if kind != 'detector':
+        return {n: {0: 'batch'} for n in names}
+    return {input_name(kind): {0: 'batch', 2: 'height', 3: 'width'},
+            **{n: {0: 'batch', 2: 'height_4', 3: 'width_4'} for n in names[1:]}}
+
+
+def example_input(kind: str, config: NetConfig, batch: int = 1,
+                  hw: Tuple[int, int] = DETECTOR_EXAMPLE_HW) -> torch.Tensor:
+    """Zeros shaped as the input of ``kind``: (batch, 1, S, S) crops or (batch, 2, *hw)."""
+    if kind == 'detector':
+        return torch.zeros(batch, 2, *hw)
+    return torch.zeros(batch, 1, config.input_size, config.input_size)
+
+
 class InferenceGraph(nn.Module):
-    """A PoseNet or Localizer as (B, 1, S, S) float32 -> tuple of float32 tensors.
+    """A network as (B, C, H, W) float32 -> tuple of float32 tensors (module docstring).
 
     ``dtype`` and ``channels_last`` set what the network computes in; the casts live here so
     that a traced or exported graph includes them.
@@ -96,7 +127,7 @@ class InferenceGraph(nn.Module):
         x = x.to(self.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.kind == 'localizer':
+        if self.kind != 'pose':
             return (self.net(x).float(),)
         out = self.net(x)
         first = out.uv if out.heatmaps is None else out.heatmaps[:, -1]     # (B, J, 2|H, W)
@@ -118,25 +149,26 @@ def trace_graph(graph: InferenceGraph, example: torch.Tensor) -> torch.jit.Scrip
         return torch.jit.trace(graph.eval(), example, check_trace=False)
 
 
-def _metadata(kind: str, config: Union[ModelConfig, LocalizerConfig]) -> str:
+def _metadata(kind: str, config: NetConfig) -> str:
     """The JSON stored with an exported network."""
     return json.dumps({'format': EXPORT_FORMAT, 'kind': kind, 'config': config.to_dict()})
 
 
 def onnx_bytes(net: Network) -> bytes:
-    """The fp32 network as an ONNX model (dynamic batch), with its config in metadata_props."""
+    """The fp32 network as an ONNX model (dynamic batch; the detector's height and width too),
+    with its config in metadata_props."""
     onnx, _ = _require_onnx()
     import io
-    kind, s = kind_of(net), net.config.input_size
+    kind = kind_of(net)
     names = output_names(kind, net.config)
     graph = InferenceGraph(net).eval()  # eval on the wrapper too: export restores its mode
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # TracerWarning (shape checks) and exporter notices
-        torch.onnx.export(graph, (torch.zeros(1, 1, s, s),), buf, dynamo=False,
-                          opset_version=ONNX_OPSET, input_names=['patch'],
+        torch.onnx.export(graph, (example_input(kind, net.config),), buf, dynamo=False,
+                          opset_version=ONNX_OPSET, input_names=[input_name(kind)],
                           output_names=list(names),
-                          dynamic_axes={n: {0: 'batch'} for n in ('patch',) + names})
+                          dynamic_axes=dynamic_axes(kind, (input_name(kind),) + names))
     proto = onnx.load_from_string(buf.getvalue())
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, _metadata(kind, net.config)
@@ -153,14 +185,13 @@ def save_onnx(net: Network, path: Union[str, Path]) -> Path:
 def save_torchscript(net: Network, path: Union[str, Path]) -> Path:
     """Write the fp32 network as a traced TorchScript archive with its config inside."""
     path = Path(path)
-    s = net.config.input_size
-    traced = trace_graph(InferenceGraph(net).eval(), torch.zeros(1, 1, s, s))
+    traced = trace_graph(InferenceGraph(net).eval(), example_input(kind_of(net), net.config))
     torch.jit.save(traced, str(path),
                    _extra_files={f'{META_KEY}.json': _metadata(kind_of(net), net.config)})
     return path
 
 
-def _parse_metadata(text: str, path: Path) -> Tuple[str, Union[ModelConfig, LocalizerConfig]]:
+def _parse_metadata(text: str, path: Path) -> Tuple[str, NetConfig]:
     """(kind, config) from stored metadata; ValueError naming expected and found."""
     try:
         meta = json.loads(text)
@@ -170,9 +201,12 @@ def _parse_metadata(text: str, path: Path) -> Tuple[str, Union[ModelConfig, Loca
         found = meta.get('format') if isinstance(meta, dict) else 'no hand_pose_ros metadata'
         raise ValueError(f'{path}: expected an exported hand_pose_ros network '
                          f'({EXPORT_FORMAT}), found {found!r}')
-    if meta.get('kind') == 'pose':
-        return meta['kind'], stored_model_config(meta['config'])
-    return meta['kind'], LocalizerConfig.from_dict(meta['config'])
+    readers = {'pose': stored_model_config, 'localizer': LocalizerConfig.from_dict,
+               'detector': DetectorConfig.from_dict}
+    if meta.get('kind') not in readers:
+        raise ValueError(f'{path}: expected an exported network of kind {sorted(readers)}, '
+                         f'found {meta.get("kind")!r}')
+    return meta['kind'], readers[meta['kind']](meta['config'])
 
 
 def is_torchscript(path: Union[str, Path]) -> bool:
@@ -191,20 +225,52 @@ def is_exported(path: Union[str, Path]) -> bool:
 
 
 class ExportedNet:
-    """An exported pose net or localizer: ``kind``, ``config``, ``backend`` and its graph.
+    """An exported network: ``kind``, ``config``, ``backend`` and its graph.
 
     ``backend`` is 'onnxruntime' (``onnx`` holds the serialized model) or 'torchscript'
     (``module`` holds the loaded archive).
     """
 
-    def __init__(self, kind: str, config: Union[ModelConfig, LocalizerConfig], backend: str,
+    def __init__(self, kind: str, config: NetConfig, backend: str,
                  onnx: Optional[bytes] = None, module: Optional[torch.jit.ScriptModule] = None,
                  path: Optional[Path] = None) -> None:
         self.kind, self.config, self.backend = kind, config, backend
         self.onnx, self.module, self.path = onnx, module, path
 
     def __repr__(self) -> str:
-        return f'ExportedNet({self.kind}, {self.backend}, {self.path})'
+        return f'{type(self).__name__}({self.kind}, {self.backend}, {self.path})'
+
+
+class ExportedDetector(ExportedNet):
+    """An exported HandDetector the estimator uses as it uses the module: ``det.config``,
+    ``det.to(device).eval()`` and ``det(x)``: (B, 2, H, W) -> (B, 5, H/4, W/4) float32 maps on
+    the input's device. ONNX Runtime runs on the CPU with torch's thread count at the first
+    call (the estimator sets the threads after moving the detector)."""
+
+    _run: Optional[Runner] = None  # the ONNX Runtime session's runner, built at the first call
+
+    def to(self, device: Union[str, torch.device]) -> 'ExportedDetector':
+        """Move a TorchScript graph to ``device``; ONNX Runtime stays on the CPU."""
+        if self.module is not None:
+            self.module = self.module.to(device)
+        return self
+
+    def eval(self) -> 'ExportedDetector':
+        """Already in inference mode (kept for the module interface)."""
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 2, H, W) detector input -> (B, 5, H/4, W/4) raw maps, float32."""
+        if self.module is not None:
+            return self.module(x)[0]
+        if self._run is None:
+            self._run = ort_runner(self.onnx, torch.get_num_threads())
+        return self._run(x.cpu())[0].to(x.device)
+
+
+def _exported_class(kind: str) -> type:
+    """ExportedDetector for a detector (callable like the module), else ExportedNet."""
+    return ExportedDetector if kind == 'detector' else ExportedNet
 
 
 def load_exported(path: Union[str, Path], kind: Optional[str] = None) -> ExportedNet:
@@ -217,12 +283,14 @@ def load_exported(path: Union[str, Path], kind: Optional[str] = None) -> Exporte
         data = path.read_bytes()
         meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
         found_kind, config = _parse_metadata(meta.get(META_KEY), path)
-        net = ExportedNet(found_kind, config, 'onnxruntime', onnx=data, path=path)
+        net = _exported_class(found_kind)(found_kind, config, 'onnxruntime', onnx=data,
+                                          path=path)
     elif is_torchscript(path):
         extra = {f'{META_KEY}.json': ''}
         module = torch.jit.load(str(path), map_location='cpu', _extra_files=extra)
         found_kind, config = _parse_metadata(extra[f'{META_KEY}.json'], path)
-        net = ExportedNet(found_kind, config, 'torchscript', module=module.eval(), path=path)
+        net = _exported_class(found_kind)(found_kind, config, 'torchscript',
+                                          module=module.eval(), path=path)
     else:
         raise ValueError(f'{path}: expected an .onnx file or a TorchScript archive')
     if kind is not None and net.kind != kind:
@@ -230,10 +298,22 @@ def load_exported(path: Union[str, Path], kind: Optional[str] = None) -> Exporte
     return net
 
 
+def beside(pose_path: Union[str, Path], kind: str) -> Path:
+    """Where ``hand-pose export`` writes the ``kind`` network of pose file ``pose_path``:
+    ``<stem>_<kind><suffix>``."""
+    pose_path = Path(pose_path)
+    return pose_path.with_name(f'{pose_path.stem}_{kind}{pose_path.suffix}')
+
+
 def localizer_beside(pose_path: Union[str, Path]) -> Optional[Path]:
     """``<stem>_localizer<suffix>`` next to an exported pose file, when it exists."""
-    pose_path = Path(pose_path)
-    sibling = pose_path.with_name(pose_path.stem + '_localizer' + pose_path.suffix)
+    sibling = beside(pose_path, 'localizer')
+    return sibling if sibling.is_file() else None
+
+
+def detector_beside(pose_path: Union[str, Path]) -> Optional[Path]:
+    """``<stem>_detector<suffix>`` next to an exported pose file, when it exists."""
+    sibling = beside(pose_path, 'detector')
     return sibling if sibling.is_file() else None
 
 

@@ -4,10 +4,13 @@ import pytest
 import torch
 
 from hand_pose_ros.core.checkpoint import save_checkpoint
-from hand_pose_ros.core.config import ModelConfig
+from hand_pose_ros.core.config import DetectorConfig, ModelConfig
+from hand_pose_ros.core.detection import detector_input
 from hand_pose_ros.core.estimator import HandPoseEstimator
-from hand_pose_ros.core.exported import (is_exported, load_exported, onnxruntime_available,
-                                         save_onnx, save_torchscript)
+from hand_pose_ros.core.exported import (DETECTOR_EXAMPLE_HW, ExportedDetector, is_exported,
+                                         load_exported, onnxruntime_available, save_onnx,
+                                         save_torchscript)
+from hand_pose_ros.core.nets.detector import HandDetector
 from hand_pose_ros.core.nets.localizer import Localizer
 from hand_pose_ros.core.nets.pose_net import PoseNet
 from test.conftest import blob_frame
@@ -95,3 +98,46 @@ def test_int8_from_an_onnx_file(nets, icvl, tmp_path):
     assert (est.precision, est.backend) == ('int8', 'onnxruntime')
     assert est.localizer_runtime.precision == 'fp32'
     assert est.estimate(frames[0], icvl.intrinsics).xyz.shape == (16, 3)
+
+
+@pytest.fixture
+def detector():
+    torch.manual_seed(0)
+    return HandDetector(DetectorConfig(width=8)).eval()
+
+
+@pytest.mark.parametrize('fmt', [ONNX, 'torchscript'])
+def test_exported_detector_maps_match_the_module_at_another_frame_size(detector, tmp_path, fmt):
+    """Catches a graph that keeps the traced height and width (static ONNX axes, a traced
+    interpolation size) or an exported detector that is not called like the module."""
+    save, suffix = SAVERS[fmt]
+    loaded = load_exported(save(detector, tmp_path / f'hand_detector{suffix}'), 'detector')
+    assert isinstance(loaded, ExportedDetector) and loaded.config == detector.config
+    depth = torch.rand(2, 75, 101) * 800 + 200                      # sampled frames, mm
+    depth[:, 30:50, 40:70] = 0                                       # missing depth
+    x = detector_input(depth, detector.config)                       # padded to (2, 2, 80, 112)
+    assert tuple(x.shape[2:]) == (80, 112) != DETECTOR_EXAMPLE_HW
+    with torch.no_grad():
+        want = detector(x)
+    got = loaded.to('cpu').eval()(x)
+    assert isinstance(got, torch.Tensor)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize('fmt', [ONNX, 'torchscript'])
+def test_from_files_finds_the_exported_detector_beside_the_pose_file(nets, detector, icvl,
+                                                                     tmp_path, fmt):
+    """Catches an exported pose file whose detector beside it is ignored (the estimator would
+    fall back to the nearest blob) and detections that differ from the module's."""
+    pose_path = _export(nets, fmt, tmp_path)
+    SAVERS[fmt][0](detector, tmp_path / f'hand_detector{pose_path.suffix}')
+    exported = HandPoseEstimator.from_files(str(pose_path), device='cpu')
+    assert exported.detector_path == tmp_path / f'hand_detector{pose_path.suffix}'
+    assert exported.detector == 'learned'
+    eager = HandPoseEstimator(*nets, device='cpu', precision='fp32', hand_detector=detector)
+    frame = blob_frame(center=(150, 100), depth=420.0)
+    want, got = (est.detect([frame], icvl.intrinsics, 0.0, 2)[0] for est in (eager, exported))
+    assert len(got) == len(want) > 0
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.center_uvd, b.center_uvd, atol=1e-2)
+        assert a.score == pytest.approx(b.score, abs=1e-4)
