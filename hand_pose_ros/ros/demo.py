@@ -123,6 +123,17 @@ def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
     return model, get_joint_set(net.config.joint_set), ''
 
 
+def demo_hand_parameters(model: str) -> Dict[str, str]:
+    """The node's hand-finding parameters: its defaults (sides from the learned detector) where
+    a detector network comes with ``model``, else the nearest hand taken for a right hand
+    (depth_source draws right hands)."""
+    from ..core.resources import resolve_detector_file
+
+    if resolve_detector_file(model) is not None:
+        return {}
+    return {'handedness': 'right', 'detector': 'nearest'}
+
+
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM reached the demo."""
 
@@ -208,9 +219,14 @@ class DemoRun:
             # one 4 s open/close cycle rendered once, then replayed at full rate
             'loop_frames': str(min(600, int(round(self.config.rate_hz * LOOP_S))))},
             env={'OMP_NUM_THREADS': '1'})   # the renderer leaves the cores to the network
+        hands = demo_hand_parameters(model)
+        if hands:
+            self.say('NOTE: no hand detector network for this model: the node takes the '
+                     'nearest hand for a right hand (handedness right, detector nearest)')
         self.children.start('hand_pose_node', 'hand_pose_ros.ros.node', {
             'model': model, 'device': self.config.device, 'reliable_input': 'true',
-            'min_confidence': '0.0', 'threads': str(max(1, (os.cpu_count() or 2) - 1))})
+            'min_confidence': '0.0', 'threads': str(max(1, (os.cpu_count() or 2) - 1)),
+            **hands})
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
         self.context = rclpy.Context()
         # Ctrl-C stays a KeyboardInterrupt here, so run_demo's finally stops the children.

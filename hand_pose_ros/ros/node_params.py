@@ -11,8 +11,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
-from ..core.estimator import DEFAULT_LOCALIZER_PASSES, MAX_LOCALIZER_PASSES
-from ..core.handedness import SIDES as HANDEDNESS
+from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PASSES,
+                              DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
+                              MAX_HANDS, MAX_LOCALIZER_PASSES)
 from ..core.precision import PRECISIONS
 
 DEVICES_HELP = "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
@@ -37,16 +38,14 @@ class NodeParams:
     smoothing_beta: float = 0.0
     smoothing_d_cutoff: float = 1.0
     publish_debug_image: bool = False
-    handedness: str = 'right'
+    handedness: str = 'auto'
+    max_hands: int = DEFAULT_MAX_HANDS
+    detector: str = 'learned'
+    detection_threshold: float = DEFAULT_DETECTION_THRESHOLD
     max_image_pixels: int = 1_500_000
     reject_nonfinite: bool = False
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
-
-    @property
-    def mirror(self) -> bool:
-        """A left hand is mirrored before the network (the models are trained on right hands)."""
-        return self.handedness == 'left'
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,15 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               (0.01, 100.0)),
     ParamSpec('publish_debug_image', 'publish ~/debug_image: the network crop with the '
               'predicted skeleton (bgr8)'),
-    ParamSpec('handedness', "'right' or 'left': a left hand is mirrored before the network "
-              'and its joints mirrored back'),
+    ParamSpec('handedness', "'auto' (each hand's side from the detector's left/right "
+              "classifier), 'right' or 'left' (every hand is taken for that side)"),
+    ParamSpec('max_hands', 'most hands estimated per frame, highest detection score first; at '
+              'most one per side is published', (1, MAX_HANDS)),
+    ParamSpec('detector', "hand detector: 'learned' (the detector network finds up to "
+              "max_hands scored hands) or 'nearest' (one hand: the nearest depth region in "
+              "range); 'learned' and handedness 'auto' need a detector network"),
+    ParamSpec('detection_threshold', 'lowest detection score (0..1) of a hand to estimate '
+              '(learned detector)', (0.0, 1.0)),
     ParamSpec('max_image_pixels', 'larger frames are decimated (odd stride, intrinsics '
               'scaled) to at most this many pixels before processing', (4096, 100_000_000)),
     ParamSpec('reject_nonfinite', 'true: drop any 32FC1 frame with NaN/inf pixels; false: '
@@ -150,10 +156,10 @@ def validate(params: NodeParams) -> List[str]:
     if params.near_m >= params.far_m:
         problems.append(f'need near_m < far_m, found near_m={params.near_m} and '
                         f'far_m={params.far_m}')
-    if params.handedness not in HANDEDNESS:
-        problems.append(f'handedness must be one of {HANDEDNESS}, found {params.handedness!r}')
-    if params.precision not in PRECISIONS:
-        problems.append(f'precision must be one of {PRECISIONS}, found {params.precision!r}')
+    for name, allowed in (('handedness', HANDEDNESS_MODES), ('detector', DETECTORS),
+                          ('precision', PRECISIONS)):
+        if getattr(params, name) not in allowed:
+            problems.append(f'{name} must be one of {allowed}, found {getattr(params, name)!r}')
     if not params.model:
         problems.append('model must name a shipped model or a checkpoint path, found ""')
     return problems

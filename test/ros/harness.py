@@ -42,9 +42,11 @@ def make_tiny_model(path: Path) -> Path:
 
 def tiny_node_parameters(tiny_model: Path) -> dict:
     """hand_pose_node parameters for DDS tests: the tiny model on the CPU, reliable input,
-    every frame published (no confidence gate), diagnostics five times a second."""
+    every frame published (no confidence gate), diagnostics five times a second; the nearest
+    hand taken for a right hand (no detector network: its sides are not random-weight ones)."""
     return {'model': str(tiny_model), 'reliable_input': True, 'min_confidence': 0.0,
-            'device': 'cpu', 'diagnostics_period_s': 0.2}
+            'device': 'cpu', 'diagnostics_period_s': 0.2, 'handedness': 'right',
+            'detector': 'nearest'}
 
 
 def ros_arg(value) -> str:

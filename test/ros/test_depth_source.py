@@ -77,7 +77,7 @@ def test_node_answers_the_source_by_stamp(synthetic, start_node, probe, tiny_mod
     _, inbox = synthetic
     proc = start_node('hand_pose_ros.ros.node', {
         'model': str(tiny_model), 'reliable_input': True, 'min_confidence': 0.0,
-        'device': 'cpu'}, 'hand_pose_node')
+        'device': 'cpu', 'handedness': 'right', 'detector': 'nearest'}, 'hand_pose_node')
     joints = probe.subscribe(PoseArray, '/hand_pose_node/joints')
 
     def matched(msgs):

@@ -9,6 +9,9 @@ pytestmark = pytest.mark.ros
 from rcl_interfaces.msg import ParameterType  # noqa: E402, I202
 import yaml  # noqa: E402
 
+from hand_pose_ros.core.estimator import (DEFAULT_DETECTION_THRESHOLD,  # noqa: E402
+                                          DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
+                                          MAX_HANDS)
 from hand_pose_ros.core.resources import find_resource  # noqa: E402
 from hand_pose_ros.ros.node_params import (DEFAULTS, descriptor, markdown_table,  # noqa: E402
                                            network_threads, NodeParams, PARAMETERS, validate,
@@ -35,6 +38,12 @@ def test_every_field_has_a_described_parameter():
     ({'near_m': 1.0, 'far_m': 0.5}, 'near_m < far_m'),
     ({'near_m': 1.5}, 'near_m < far_m'),
     ({'handedness': 'both'}, 'handedness must be one of'),
+    ({'handedness': 'Right'}, 'handedness must be one of'),
+    ({'detector': 'yolo'}, 'detector must be one of'),
+    ({'max_hands': 0}, 'max_hands must be in [1,'),
+    ({'max_hands': MAX_HANDS + 1}, 'max_hands must be in [1,'),
+    ({'detection_threshold': -0.1}, 'detection_threshold must be in [0.0, 1.0]'),
+    ({'detection_threshold': 1.5}, 'detection_threshold must be in [0.0, 1.0]'),
     ({'min_confidence': 1.5}, 'min_confidence must be in'),
     ({'max_image_pixels': 10}, 'max_image_pixels must be in'),
     ({'model': ''}, 'model must name'),
@@ -44,9 +53,32 @@ def test_invalid_values_are_refused_with_a_reason(changes, message):
     assert any(message in p for p in problems), problems
 
 
-def test_with_changes_and_mirror():
+@pytest.mark.parametrize('changes', [
+    {'handedness': side} for side in HANDEDNESS_MODES] + [
+    {'detector': name} for name in DETECTORS] + [
+    {'max_hands': 1}, {'max_hands': MAX_HANDS},
+    {'detection_threshold': 0.0}, {'detection_threshold': 1.0}])
+def test_valid_hand_settings_are_accepted(changes):
+    assert validate(replace(DEFAULTS, **changes)) == []
+
+
+def test_hand_parameters_follow_the_core():
+    """Defaults and ranges come from core/estimator.py (one source of truth)."""
+    assert (DEFAULTS.handedness, DEFAULTS.detector) == ('auto', 'learned')
+    assert DEFAULTS.max_hands == DEFAULT_MAX_HANDS
+    assert DEFAULTS.detection_threshold == DEFAULT_DETECTION_THRESHOLD
+    spec = {s.name: s for s in PARAMETERS}
+    (hands,) = descriptor(spec['max_hands']).integer_range
+    assert (hands.from_value, hands.to_value) == (1, MAX_HANDS)
+    (threshold,) = descriptor(spec['detection_threshold']).floating_point_range
+    assert (threshold.from_value, threshold.to_value) == (0.0, 1.0)
+    assert not any(descriptor(spec[n]).read_only for n in (
+        'handedness', 'max_hands', 'detector', 'detection_threshold'))
+
+
+def test_with_changes():
     left = with_changes(DEFAULTS, [('handedness', 'left'), ('near_m', 0.2)])
-    assert left.mirror and left.near_m == 0.2 and not DEFAULTS.mirror
+    assert left.handedness == 'left' and left.near_m == 0.2 and DEFAULTS.handedness == 'auto'
     with pytest.raises(KeyError):
         with_changes(DEFAULTS, [('no_such', 1)])
 

@@ -48,9 +48,26 @@ def test_corrupt_model_names_the_file(tmp_path):
     ('near_m:=2.0', 'near_m < far_m'),
     ('near_m:=1', "expecting type 'DOUBLE'"),
     ('precision:=fp16', 'precision must be one of'),
+    ('handedness:=both', 'handedness must be one of'),
+    ('detector:=yolo', 'detector must be one of'),
+    ('max_hands:=0', 'max_hands'),
+    ('detection_threshold:=1.5', 'detection_threshold'),
 ])
 def test_invalid_parameters_at_start(tiny_model, param, message):
     result = run_node(f'model:={tiny_model}', param)
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert message in line
+
+
+def test_auto_handedness_without_a_detector_is_one_clear_line(tiny_model):
+    """The defaults (handedness auto, detector learned) with no detector network to load: one
+    line saying what is missing and what to set instead, not a traceback."""
+    from hand_pose_ros.core.resources import resolve_detector_file
+
+    if resolve_detector_file(str(tiny_model)) is not None:
+        pytest.skip('a detector network is shipped: the tiny model is given that one')
+    result = run_node(f'model:={tiny_model}', 'device:=cpu')
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert 'needs the hand detector network' in line and 'nearest' in line

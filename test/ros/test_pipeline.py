@@ -22,7 +22,7 @@ from hand_pose_ros.ros.pipeline import FramePipeline, warm_up  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
-PARAMS = NodeParams(min_confidence=0.0)
+PARAMS = NodeParams(min_confidence=0.0, handedness='right', detector='nearest')
 
 
 @pytest.fixture(scope='module')
