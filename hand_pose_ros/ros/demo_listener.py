@@ -72,6 +72,8 @@ class DemoListener(Node):
         return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
     def _on_joints(self, msg: PoseArray) -> None:
+        if not msg.poses:     # the 'hand lost' message: no prediction
+            return
         now_ns = self.get_clock().now().nanoseconds
         key = self._key(msg.header)
         latency_ms = (now_ns - key) / 1e6

@@ -3,7 +3,7 @@ diagnostic_msgs form; per-reason throttled warnings. Thread-safe, no spinning ne
 from collections import Counter, deque
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
@@ -23,6 +23,7 @@ class PipelineStats:
         self.dropped = 0
         self.rejected: Counter = Counter()
         self.handled: Counter = Counter()     # conditions handled without rejection
+        self.hands: Counter = Counter()       # published frames with a hand of each side
         self._latency_ms: deque = deque(maxlen=LATENCY_WINDOW)
         self._estimator_ms: deque = deque(maxlen=LATENCY_WINDOW)
         self._last_t = clock()
@@ -45,10 +46,13 @@ class PipelineStats:
         with self._lock:
             self.handled[condition] += count
 
-    def record_output(self, latency_ms: float, estimator_ms: float) -> None:
-        """A frame was published ``latency_ms`` after its stamp; the estimator took its part."""
+    def record_output(self, latency_ms: float, estimator_ms: float,
+                      sides: Iterable[str] = ()) -> None:
+        """A frame with hands of ``sides`` was published ``latency_ms`` after its stamp; the
+        estimator took its part."""
         with self._lock:
             self.frames_out += 1
+            self.hands.update(sides)
             self._latency_ms.append(latency_ms)
             self._estimator_ms.append(estimator_ms)
 
@@ -67,7 +71,7 @@ class PipelineStats:
                 'estimator_p50_ms': float(np.percentile(est, 50)) if est.size else float('nan'),
                 'frames_in': self.frames_in, 'frames_out': self.frames_out,
                 'dropped_frames': self.dropped, 'rejected': dict(self.rejected),
-                'handled': dict(self.handled),
+                'handled': dict(self.handled), 'hands': dict(self.hands),
             }
             self._last_t, self._last_in, self._last_out = now, self.frames_in, self.frames_out
             self._latency_ms.clear()
@@ -78,7 +82,8 @@ class PipelineStats:
 def diagnostic_array(snap: Dict[str, object], header: Header, name: str, hardware_id: str,
                      extra: Optional[Dict[str, str]] = None) -> DiagnosticArray:
     """One DiagnosticStatus: OK while frames flow out, WARN when input yields no output or
-    nothing arrives. Keys: rates (Hz), latency (ms), counters, rejected.<reason>."""
+    nothing arrives. Keys: rates (Hz), latency (ms), counters, rejected.<reason>,
+    handled.<condition>, hands.<side> (published frames with a hand of that side)."""
     values: List[KeyValue] = []
     for key in ('input_rate_hz', 'output_rate_hz', 'latency_p50_ms', 'latency_p95_ms',
                 'estimator_p50_ms'):
@@ -89,6 +94,8 @@ def diagnostic_array(snap: Dict[str, object], header: Header, name: str, hardwar
         values.append(KeyValue(key=f'rejected.{reason}', value=str(count)))
     for cond, count in sorted(snap['handled'].items()):
         values.append(KeyValue(key=f'handled.{cond}', value=str(count)))
+    for side, count in sorted(snap['hands'].items()):
+        values.append(KeyValue(key=f'hands.{side}', value=str(count)))
     for key, value in (extra or {}).items():
         values.append(KeyValue(key=key, value=value))
     if snap['input_rate_hz'] == 0:

@@ -1,5 +1,5 @@
-"""hand_pose_node: depth Image + CameraInfo in, 3D hand joints out (PoseArray, PointCloud2,
-MarkerArray, optional debug image, diagnostics).
+"""hand_pose_node: depth Image + CameraInfo in, 3D hand joints out (PoseArray for the best hand
+and per side, PointCloud2, MarkerArray, optional debug image, diagnostics).
 
 Phases (as yolo_ros): declare and validate parameters, load the model, create publishers,
 subscribe, start the worker. Callbacks only store the newest frame; a worker thread runs the
@@ -7,10 +7,9 @@ estimator (latest frame wins, older unprocessed frames are counted as dropped) a
 """
 import sys
 import threading
-from typing import Dict, List, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
@@ -18,16 +17,15 @@ from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterVal
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
 from . import conversions as conv
 from .diagnostics import diagnostic_array, no_input_message, PipelineStats, ThrottledWarnings
 from .drawing import debug_patch
-from .markers import delete_all_markers, skeleton_markers
 from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
                           validate, with_changes)
+from .outputs import frame_messages, TOPICS
 from .pipeline import FramePipeline, FrameResult, warm_up
 from .spin import run_node
 from .worker import LatestSlot, Worker
@@ -67,7 +65,11 @@ class HandPoseNode(Node):
         problems = validate(self.params)
         if problems:
             raise StartupError('invalid parameters: ' + '; '.join(problems))
-        self.pipeline = FramePipeline(self._load_estimator(self.params), self.params)
+        estimator = self._load_estimator(self.params)
+        try:
+            self.pipeline = FramePipeline(estimator, self.params)
+        except ValueError as exc:   # e.g. handedness 'auto' without a detector network
+            raise StartupError(f'cannot configure the estimator: {exc}') from None
         est = self.pipeline.estimator
         warm_ms = warm_up(est)
         self.joint_set = est.joint_set
@@ -78,11 +80,10 @@ class HandPoseNode(Node):
         self.stats = PipelineStats()
         self.warnings = ThrottledWarnings(self.get_logger().warning, WARN_PERIOD_S)
         self._camera_infos: Dict[str, CameraInfo] = {}
-        self._hand_visible = False
+        self._visible: FrozenSet[str] = frozenset()   # sides published on the last frame
 
-        self.pub_joints = self.create_publisher(PoseArray, '~/joints', 10)
-        self.pub_cloud = self.create_publisher(PointCloud2, '~/joints_cloud', 10)
-        self.pub_markers = self.create_publisher(MarkerArray, '~/markers', 10)
+        self._outputs = {topic: self.create_publisher(msg_type, f'~/{topic}', 10)
+                         for topic, msg_type in TOPICS.items()}
         self._advertise_debug_image(self.params.publish_debug_image)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
@@ -185,31 +186,30 @@ class HandPoseNode(Node):
         for key, message in result.notes:
             self.stats.record_handled(key)
             self.warnings.warn(key, message)
-        if result.ok:
-            self._publish(image.header, result)
-        else:
+        if not result.ok:
             self.stats.record_rejected(result.reason)
             self.warnings.warn(result.reason, f'frame skipped ({result.reason}): '
                                f'{result.message}')
-            if self._hand_visible:
-                self.pub_markers.publish(delete_all_markers(image.header))
-                self._hand_visible = False
+        self._publish(image.header, result)
 
     def _publish(self, header: Header, result: FrameResult) -> None:
-        """Publish joints, cloud, markers (and the debug image) stamped with the input header."""
+        """Publish the hands (or the 'lost' messages of the sides that had one) and the debug
+        image, stamped with the input header."""
+        for topic, msg in frame_messages(result.hands, self._visible, self.joint_set, header):
+            self._outputs[topic].publish(msg)
+        self._visible = frozenset(h.side for h in result.hands)
+        if not result.ok:
+            return
         pose = result.pose
-        self.pub_joints.publish(conv.pose_array(result.xyz_mm, header))
-        self.pub_cloud.publish(conv.point_cloud(result.xyz_mm, pose.confidence, header))
-        self.pub_markers.publish(skeleton_markers(result.xyz_mm, self.joint_set, header))
         if self.pipeline.params.publish_debug_image:
             with self._debug_lock:
                 if self.pub_debug is not None:
                     crop = debug_patch(pose.patch, pose.patch_uv, self.joint_set)
                     self.pub_debug.publish(conv.bgr_image(crop, header))
-        self._hand_visible = True
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        self.stats.record_output((now_ns - stamp_ns) / 1e6, pose.timings.get('total', 0.0))
+        self.stats.record_output((now_ns - stamp_ns) / 1e6, pose.timings.get('total', 0.0),
+                                 [h.side for h in result.hands])
 
     def _advertise_debug_image(self, enabled: bool) -> None:
         """Advertise ~/debug_image only while publish_debug_image is true."""

@@ -1,8 +1,9 @@
-"""One frame through the node: messages -> validated depth -> estimator -> confidence gate ->
-One-Euro smoothing. No publishing and no spinning, so every branch is testable directly."""
+"""One frame through the node: messages -> validated depth -> estimator (up to ``max_hands``
+hands) -> confidence gate per hand -> one hand per side -> One-Euro smoothing per side. No
+publishing and no spinning, so every branch is testable directly."""
 from dataclasses import dataclass
 import threading
-from typing import Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -12,6 +13,7 @@ from .node_params import NodeParams
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
+from ..core.handedness import SIDES
 
 NO_HAND = 'no_hand'
 LOW_CONFIDENCE = 'low_confidence'
@@ -19,11 +21,23 @@ ESTIMATOR_ERROR = 'estimator_error'
 
 
 @dataclass(frozen=True)
-class FrameResult:
-    """The outcome of one frame: joints to publish, or the reason there are none."""
+class HandOutput:
+    """One accepted hand: its estimate and the joints to publish."""
 
-    pose: Optional[HandPose] = None       # the estimate (xyz unsmoothed)
-    xyz_mm: Optional[np.ndarray] = None   # (J, 3) joints to publish (smoothed when enabled)
+    pose: HandPose           # the estimate (xyz unsmoothed), with its score and side
+    xyz_mm: np.ndarray       # (J, 3) joints to publish (smoothed when enabled)
+
+    @property
+    def side(self) -> str:
+        """'right' or 'left'."""
+        return self.pose.handedness
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The outcome of one frame: the hands to publish, or the reason there are none."""
+
+    hands: Tuple[HandOutput, ...] = ()    # accepted, at most one per side, best score first
     reason: Optional[str] = None          # rejection key (diagnostics counter) when no output
     message: str = ''                     # human-readable detail of the rejection
     notes: Tuple[Tuple[str, str], ...] = ()  # (condition key, message) handled without rejecting
@@ -31,7 +45,41 @@ class FrameResult:
     @property
     def ok(self) -> bool:
         """True when there are joints to publish."""
-        return self.xyz_mm is not None
+        return bool(self.hands)
+
+    @property
+    def pose(self) -> Optional[HandPose]:
+        """The highest-scoring accepted hand's estimate (what ~/joints publishes), or None."""
+        return self.hands[0].pose if self.hands else None
+
+    @property
+    def xyz_mm(self) -> Optional[np.ndarray]:
+        """(J, 3) joints of the highest-scoring accepted hand (mm), or None."""
+        return self.hands[0].xyz_mm if self.hands else None
+
+
+def mean_confidence(pose: HandPose) -> float:
+    """Mean joint confidence of a hand (0..1)."""
+    return float(np.mean(pose.confidence))
+
+
+def best_per_side(poses: Sequence[HandPose], min_confidence: float) -> Tuple[HandPose, ...]:
+    """The highest-scoring hand of each side among those whose mean joint confidence reaches
+    ``min_confidence``, best score first."""
+    ranked = sorted(poses, key=lambda p: p.score, reverse=True)
+    chosen: Dict[str, HandPose] = {}
+    for pose in ranked:
+        if pose.handedness not in chosen and mean_confidence(pose) >= min_confidence:
+            chosen[pose.handedness] = pose
+    return tuple(chosen.values())
+
+
+def smoothing_filters(params: NodeParams) -> Optional[Dict[str, OneEuroFilter]]:
+    """One One-Euro filter per side when smoothing is on, else None."""
+    if not params.smoothing:
+        return None
+    return {side: OneEuroFilter(params.smoothing_min_cutoff, params.smoothing_beta,
+                                params.smoothing_d_cutoff) for side in SIDES}
 
 
 def warm_up(estimator: HandPoseEstimator, runs: int = 3) -> float:
@@ -52,17 +100,18 @@ def estimator_settings(params: NodeParams, model_cube_mm: float) -> dict:
     """Keyword arguments of HandPoseEstimator.configure for a parameter set (m -> mm)."""
     return {'near_mm': params.near_m * 1e3, 'far_mm': params.far_m * 1e3,
             'cube_mm': params.cube_mm or model_cube_mm, 'handedness': params.handedness,
-            'localizer_passes': params.localizer_passes}
+            'localizer_passes': params.localizer_passes, 'max_hands': params.max_hands,
+            'detector': params.detector, 'detection_threshold': params.detection_threshold}
 
 
 class FramePipeline:
-    """Holds the estimator, the current parameters and the smoothing state."""
+    """Holds the estimator, the current parameters and the smoothing state (per side)."""
 
     def __init__(self, estimator: HandPoseEstimator, params: NodeParams) -> None:
         self.estimator = estimator
         self._lock = threading.Lock()
         self._params = params
-        self._filter: Optional[OneEuroFilter] = None
+        self._filters: Optional[Dict[str, OneEuroFilter]] = None
         self.configure(params)
 
     @property
@@ -74,19 +123,18 @@ class FramePipeline:
     def configure(self, params: NodeParams) -> None:
         """Apply new (already validated) parameters; safe while ``process`` runs elsewhere."""
         self.estimator.configure(**estimator_settings(params, self.estimator.config.cube_mm))
-        filt = OneEuroFilter(params.smoothing_min_cutoff, params.smoothing_beta,
-                             params.smoothing_d_cutoff) if params.smoothing else None
+        filters = smoothing_filters(params)
         with self._lock:
-            self._params, self._filter = params, filt
+            self._params, self._filters = params, filters
 
     def process(self, image: Image, info: Optional[CameraInfo]) -> FrameResult:
         """Run one Image + CameraInfo pair; never raises for bad input (returns a reason)."""
         with self._lock:
-            params, filt = self._params, self._filter
+            params, filters = self._params, self._filters
         try:
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite)
         except ConversionError as exc:
-            return self._lost(filt, exc.reason, str(exc))
+            return self._lost(filters, exc.reason, str(exc))
         notes = []
         if frame.stride > 1:
             notes.append(('downscaled', f'{image.width}x{image.height} depth image is over '
@@ -101,24 +149,35 @@ class FramePipeline:
         try:
             estimate = self.estimator.estimate_detailed(frame.depth_mm, frame.intrinsics)
         except ValueError as exc:
-            return self._lost(filt, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
+            return self._lost(filters, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
                               notes)
-        pose = estimate.pose
-        if pose is None:
-            return self._lost(filt, NO_HAND, estimate.reason or 'no hand found', notes)
-        mean_conf = float(np.mean(pose.confidence))
-        if mean_conf < params.min_confidence:
-            return self._lost(filt, LOW_CONFIDENCE, f'mean joint confidence {mean_conf:.2f} is '
+        if not estimate.hands:
+            return self._lost(filters, NO_HAND, estimate.reason or 'no hand found', notes)
+        accepted = best_per_side(estimate.hands, params.min_confidence)
+        if not accepted:
+            best = max(mean_confidence(p) for p in estimate.hands)
+            return self._lost(filters, LOW_CONFIDENCE, f'mean joint confidence {best:.2f} is '
                               f'below min_confidence={params.min_confidence:.2f}', notes)
-        xyz = pose.xyz
-        if filt is not None:
-            xyz = filt(stamp_to_s(image.header.stamp), xyz).astype(np.float32)
-        return FrameResult(pose=pose, xyz_mm=xyz, notes=tuple(notes))
+        hands = self._smoothed(filters, stamp_to_s(image.header.stamp), accepted)
+        return FrameResult(hands=hands, notes=tuple(notes))
 
     @staticmethod
-    def _lost(filt: Optional[OneEuroFilter], reason: str, message: str,
+    def _smoothed(filters: Optional[Dict[str, OneEuroFilter]], t_s: float,
+                  poses: Tuple[HandPose, ...]) -> Tuple[HandOutput, ...]:
+        """Each side's hand through that side's filter; a side without a hand restarts."""
+        if filters is None:
+            return tuple(HandOutput(p, p.xyz) for p in poses)
+        present = {p.handedness for p in poses}
+        for side, filt in filters.items():
+            if side not in present:
+                filt.reset()
+        return tuple(HandOutput(p, filters[p.handedness](t_s, p.xyz).astype(np.float32))
+                     for p in poses)
+
+    @staticmethod
+    def _lost(filters: Optional[Dict[str, OneEuroFilter]], reason: str, message: str,
               notes=()) -> FrameResult:
-        """A rejection; the smoothing restarts with the next hand."""
-        if filt is not None:
+        """A rejection; the smoothing of both sides restarts with the next hand."""
+        for filt in (filters or {}).values():
             filt.reset()
         return FrameResult(reason=reason, message=message, notes=tuple(notes))

@@ -28,7 +28,7 @@ def test_stats_rates_percentiles_and_counters():
     for i in range(10):
         stats.record_input(dropped_previous=i % 2 == 1)
     for ms in range(1, 6):
-        stats.record_output(float(ms * 10), 2.0)
+        stats.record_output(float(ms * 10), 2.0, ['right', 'left'] if ms == 1 else ['right'])
     stats.record_rejected('no_hand')
     stats.record_rejected('no_hand')
     stats.record_handled('big_endian')
@@ -37,10 +37,12 @@ def test_stats_rates_percentiles_and_counters():
     assert snap['input_rate_hz'] == 5.0 and snap['output_rate_hz'] == 2.5
     assert snap['latency_p50_ms'] == 30.0 and snap['dropped_frames'] == 5
     assert snap['rejected'] == {'no_hand': 2} and snap['handled'] == {'big_endian': 1}
+    assert snap['hands'] == {'right': 5, 'left': 1}
     array = diagnostic_array(snap, Header(), 'node: pipeline', 'cpu', {'device': 'cpu'})
     values = status_values(array)
     assert values['rejected.no_hand'] == '2' and values['dropped_frames'] == '5'
     assert values['latency_p95_ms'] and values['device'] == 'cpu'
+    assert (values['hands.right'], values['hands.left']) == ('5', '1')
     assert array.status[0].level == DiagnosticStatus.OK
     clock.t = 3.0
     quiet = stats.snapshot()
