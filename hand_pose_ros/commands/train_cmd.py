@@ -3,8 +3,8 @@ import argparse
 import logging
 import sys
 
-HELP = ('train the localizer and the pose network, or the hand detector (a config with '
-        '"task: detector"), from a config/train/*.yaml file')
+HELP = ('train the localizer and the pose network, the hand detector ("task: detector") or '
+        'the left/right classifier ("task: side") from a config/train/*.yaml file')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training.config import load_train_config
     from ..training.trainer import Trainer
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
-    from ..training.detector_trainer import is_detector_config
-    if is_detector_config(args.config):
-        return _run_detector(args)
+    from ..training.detector_trainer import training_task
+    task = training_task(args.config)
+    if task in ('detector', 'side'):
+        return _run_small_net(args, task)
     try:
         cfg = load_train_config(args.config)
         if args.steps is not None:
@@ -52,17 +53,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_detector(args: argparse.Namespace) -> int:
-    """Train the whole-frame hand detector (training/detector_trainer.py)."""
+def _run_small_net(args: argparse.Namespace, task: str) -> int:
+    """Train the hand detector or the left/right classifier (training/*_trainer.py)."""
     from dataclasses import replace
 
     from ..core.checkpoint import CheckpointError
-    from ..training.detector_trainer import DetectorTrainer, load_detector_train_config
+    from ..training import detector_trainer, side_trainer
+    load, trainer_cls = {
+        'detector': (detector_trainer.load_detector_train_config,
+                     detector_trainer.DetectorTrainer),
+        'side': (side_trainer.load_side_train_config, side_trainer.SideTrainer)}[task]
     try:
-        cfg = load_detector_train_config(args.config)
+        cfg = load(args.config)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
-        trainer = DetectorTrainer(cfg, args.out, device=args.device)
+        trainer = trainer_cls(cfg, args.out, device=args.device)
         if args.resume:
             trainer.resume()
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
@@ -70,5 +75,5 @@ def _run_detector(args: argparse.Namespace) -> int:
         return 2
     metrics = trainer.fit()
     print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
-          f'weights in {args.out}/detector.pt')
+          f'weights in {args.out}/{task}.pt')
     return 0

@@ -1,7 +1,7 @@
 """Checkpoints: atomic save (temp file, fsync, os.replace) and safe load (weights_only=True).
 
-A file holds {'format', 'kind' ('pose' | 'localizer' | 'detector'), 'config', 'state_dict',
-'metadata'} plus optional training state. Loading checks all of it and raises one
+A file holds {'format', 'kind' ('pose' | 'localizer' | 'detector' | 'side'), 'config',
+'state_dict', 'metadata'} plus optional training state. Loading checks all of it and raises one
 CheckpointError naming the path, what was expected and what was found.
 """
 import os
@@ -11,14 +11,17 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .config import DetectorConfig, LocalizerConfig, ModelConfig, stored_model_config
+from .config import DetectorConfig, LocalizerConfig, ModelConfig, SideConfig, \
+    stored_model_config
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet
+from .nets.side import SideClassifier
 
 FORMAT = 'hand_pose_ros/1'
 PathLike = Union[str, Path]
-_KINDS = {ModelConfig: 'pose', LocalizerConfig: 'localizer', DetectorConfig: 'detector'}
+_KINDS = {ModelConfig: 'pose', LocalizerConfig: 'localizer', DetectorConfig: 'detector',
+          SideConfig: 'side'}
 
 
 class CheckpointError(RuntimeError):
@@ -47,7 +50,7 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
 
 
 def save_checkpoint(path: PathLike, model: nn.Module,
-                    config: Union[ModelConfig, LocalizerConfig, DetectorConfig],
+                    config: Union[ModelConfig, LocalizerConfig, DetectorConfig, SideConfig],
                     metadata: Optional[Dict[str, Any]] = None, half: bool = False,
                     extra: Optional[Dict[str, Any]] = None) -> None:
     """Save weights + config + metadata atomically; ``half`` stores float weights as fp16."""
@@ -124,4 +127,15 @@ def load_detector(path: PathLike) -> Tuple[HandDetector, DetectorConfig, Dict[st
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f'{path}: invalid detector config: {exc}') from None
     model = _restore(Path(path), HandDetector(config), data['state_dict'])
+    return model, config, data.get('metadata', {})
+
+
+def load_side_classifier(path: PathLike) -> Tuple[SideClassifier, SideConfig, Dict[str, Any]]:
+    """(model in eval mode, config, metadata) of a left/right classifier checkpoint."""
+    data = load_checkpoint(path, 'side')
+    try:
+        config = SideConfig.from_dict(data['config'])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f'{path}: invalid side classifier config: {exc}') from None
+    model = _restore(Path(path), SideClassifier(config), data['state_dict'])
     return model, config, data.get('metadata', {})

@@ -103,6 +103,20 @@ class DetectorConfig(_Config):
             raise ValueError(f'invalid DetectorConfig {self}')
 
 
+@dataclass(frozen=True)
+class SideConfig(_Config):
+    """The left/right hand classifier (nets/side.py): a cube crop around a hand centre (not
+    mirrored) -> the probability that it is a left hand."""
+
+    width: int = 16                # channels of the first stage (doubled twice)
+    input_size: int = 128          # crop edge in pixels
+    cube_mm: float = 250.0         # cube edge around the hand centre (mm)
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.input_size % 16 or self.cube_mm <= 0:
+            raise ValueError(f'invalid SideConfig {self}')
+
+
 # Pose networks stored before their handedness was recorded were all trained on renders with the
 # chirality of the ICVL ground truth: left hands (core/handedness.py).
 LEGACY_HANDEDNESS = 'left'

@@ -21,6 +21,7 @@ How the networks run is chosen once, at construction (core/precision.py): ``prec
 and ``optimize`` (channels_last + frozen TorchScript on the CPU by default).
 """
 from dataclasses import dataclass, field
+from pathlib import Path
 import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from .camera import Intrinsics, uvd_to_xyz
-from .checkpoint import load_detector, load_localizer, load_pose_model
+from .checkpoint import load_detector, load_localizer, load_pose_model, load_side_classifier
 from .crop import center_of_mass, crop_cube
 from .detection import decode, Detection, detector_input, sample_frames
 from .exported import (detector_beside, ExportedDetector, ExportedNet, is_exported,
@@ -38,6 +39,7 @@ from .handedness import SIDES
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
+from .nets.side import SideClassifier
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
 from .resources import resolve_detector_file, resolve_model_files
 from .skeleton import get_joint_set, JointSet
@@ -126,6 +128,11 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
     raise ValueError(f'depth dtype must be uint16 or float32 millimetres, found {depth.dtype}')
 
 
+def load_hand_detector(path: Union[str, Path]) -> Union[HandDetector, ExportedDetector]:
+    """A hand detector from a checkpoint (.pt) or an exported file (.onnx, TorchScript)."""
+    return load_exported(path, 'detector') if is_exported(path) else load_detector(path)[0]
+
+
 class _Recorder:
     """Wraps a runner and keeps a CPU copy of every input (int8 calibration)."""
 
@@ -158,6 +165,7 @@ class HandPoseEstimator:
                  handedness: Optional[str] = None,
                  localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
                  hand_detector: Optional[Union[HandDetector, ExportedDetector]] = None,
+                 side_classifier: Optional[SideClassifier] = None,
                  detector: Optional[str] = None, max_hands: int = DEFAULT_MAX_HANDS,
                  detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
                  precision: str = 'auto', backend: str = 'auto',
@@ -167,9 +175,10 @@ class HandPoseEstimator:
         self.model, self.localizer = model, localizer
         self.config = model.config
         self.joint_set: JointSet = get_joint_set(self.config.joint_set)
-        self.hand_detector = hand_detector
-        if hand_detector is not None:
-            hand_detector.to(self.device).eval()
+        self.hand_detector, self.side_classifier = hand_detector, side_classifier
+        for net in (hand_detector, side_classifier):
+            if net is not None:
+                net.to(self.device).eval()
         self._lock = threading.Lock()
         self.near_mm, self.far_mm = 0.0, 0.0
         self.cube_mm, self.localizer_passes = self.config.cube_mm, 1
@@ -178,8 +187,9 @@ class HandPoseEstimator:
         self.detection_threshold = DEFAULT_DETECTION_THRESHOLD
         # Without a detector network: one hand at the nearest blob, of the declared side.
         learned = hand_detector is not None
+        can_tell = learned or side_classifier is not None
         self.configure(near_mm=near_mm, far_mm=far_mm, cube_mm=cube_mm or self.config.cube_mm,
-                       handedness=handedness or ('auto' if learned else 'right'),
+                       handedness=handedness or ('auto' if can_tell else 'right'),
                        localizer_passes=localizer_passes,
                        detector=detector or ('learned' if learned else 'nearest'),
                        max_hands=max_hands, detection_threshold=detection_threshold)
@@ -242,15 +252,21 @@ class HandPoseEstimator:
                 det_path = detector_beside(pose_path)
             det_path = det_path or resolve_detector_file(model, det_choice)
         if det_path is not None:
-            hand_detector = (load_exported(det_path, 'detector') if is_exported(det_path)
-                             else load_detector(det_path)[0])
+            hand_detector = load_hand_detector(det_path)
+        side_net = kwargs.pop('side_classifier', None)
+        side_path = (None if side_net is not None
+                     else resolve_detector_file(model, kwargs.pop('side_model', 'default'),
+                                                kind='side'))
+        if side_path is not None:
+            side_net = load_side_classifier(side_path)[0]
         net = (load_exported(pose_path, 'pose') if is_exported(pose_path)
                else load_pose_model(pose_path)[0])
         loc = None
         if loc_path is not None:
             loc = (load_exported(loc_path, 'localizer') if is_exported(loc_path)
                    else load_localizer(loc_path)[0])
-        est = cls(net, loc, device=device, hand_detector=hand_detector, **kwargs)
+        est = cls(net, loc, device=device, hand_detector=hand_detector,
+                  side_classifier=side_net, **kwargs)
         est.model_path, est.localizer_path, est.detector_path = pose_path, loc_path, det_path
         return est
 
@@ -269,10 +285,12 @@ class HandPoseEstimator:
         finder = self.detector if detector is None else str(detector)
         if finder not in DETECTORS:
             raise ValueError(f'detector must be one of {DETECTORS}, found {finder!r}')
-        if (finder == 'learned' or side == 'auto') and self.hand_detector is None:
-            raise ValueError(f'detector {finder!r} with handedness {side!r} needs the hand '
-                             'detector network, and none is loaded (use detector "nearest" '
-                             'with handedness "right" or "left", or load a detector)')
+        if finder == 'learned' and self.hand_detector is None:
+            raise ValueError('detector "learned" needs the hand detector network, and none is '
+                             'loaded (use detector "nearest", or load a detector)')
+        if side == 'auto' and self.hand_detector is None and self.side_classifier is None:
+            raise ValueError('handedness "auto" needs the left/right classifier or the hand '
+                             'detector, and neither is loaded (declare "right" or "left")')
         hands = self.max_hands if max_hands is None else int(max_hands)
         if not 1 <= hands <= MAX_HANDS:
             raise ValueError(f'max_hands must be 1..{MAX_HANDS}, found {max_hands}')
@@ -352,11 +370,13 @@ class HandPoseEstimator:
                     if not near <= float(d.center_uvd[2]) <= far:
                         continue
                     hand_side = d.side if side == 'auto' else side
-                    if side == 'auto' and hand_side in sides_taken:
-                        continue           # one hand per side: the higher-scoring one
-                    sides_taken.add(hand_side)
+                    if side == 'auto' and self.side_classifier is None:
+                        if hand_side in sides_taken:
+                            continue       # one hand per side: the higher-scoring one
+                        sides_taken.add(hand_side)
                     hands.append((d.center_uvd.astype(np.float32), d.score, hand_side))
-                    if len(hands) >= settings['max_hands']:
+                    if len(hands) >= (min(2, settings['max_hands']) if side == 'auto'
+                                      else settings['max_hands']):
                         break
                 out.append(hands)
             return out
@@ -370,10 +390,28 @@ class HandPoseEstimator:
             if com is None:
                 out.append([])
                 continue
-            hand_side = side if side != 'auto' else \
-                ('left' if self._side_at(f, intr, com) > 0.5 else 'right')
+            hand_side = side
+            if side == 'auto':
+                hand_side = ('right' if self.hand_detector is None
+                             else 'left' if self._side_at(f, intr, com) > 0.5 else 'right')
             out.append([(com.astype(np.float32), 1.0, hand_side)])
         return out
+
+    def _classify_sides(self, depth_t: torch.Tensor, center: torch.Tensor, intr: Intrinsics,
+                        owner: List[int]) -> List[str]:
+        """Each hand's side by the left/right classifier on its (unmirrored) crop. Two hands
+        of one frame said to be the same side are one user's two hands: the less certain one
+        takes the other side."""
+        scfg = self.side_classifier.config
+        patch, _ = crop_cube(depth_t, center, intr, scfg.cube_mm, scfg.input_size)
+        p_left = torch.sigmoid(self.side_classifier(patch).float()).cpu().numpy()
+        sides = ['left' if p > 0.5 else 'right' for p in p_left]
+        for i in set(owner):
+            ks = [k for k, o in enumerate(owner) if o == i]
+            if len(ks) == 2 and sides[ks[0]] == sides[ks[1]]:
+                weaker = min(ks, key=lambda k: abs(float(p_left[k]) - 0.5))
+                sides[weaker] = 'right' if sides[weaker] == 'left' else 'left'
+        return sides
 
     @torch.inference_mode()
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics) -> List[Estimate]:
@@ -417,6 +455,15 @@ class HandPoseEstimator:
                 center = torch.where(ok[:, None], refined, center)
         sync()
         t2 = time.perf_counter()
+        side_s = 0.0
+        if settings['side'] == 'auto' and self.side_classifier is not None:
+            sides = self._classify_sides(depth_t, center, intr, owner)
+            hands = [(h[0], h[1], sd) for h, sd in zip(hands, sides)]
+            mirror = torch.tensor([sd != self.config.handedness for sd in sides],
+                                  device=self.device)
+            sync()
+            side_s = time.perf_counter() - t2
+            t2 = time.perf_counter()
         patch, transform = crop_cube(depth_t, center, intr, cube, self.config.input_size, mirror)
         sync()
         t3 = time.perf_counter()
@@ -433,7 +480,9 @@ class HandPoseEstimator:
         t5 = time.perf_counter()
         n_frames = len(set(owner))
         stage = 'detector' if settings['detector'] == 'learned' else 'com'
-        timings = {stage: (t1 - t0) * 1e3 / n_frames, 'localizer': (t2 - t1) * 1e3 / n_frames,
+        timings = {stage: (t1 - t0) * 1e3 / n_frames,
+                   'localizer': (t2 - t1 - side_s) * 1e3 / n_frames,
+                   'side': side_s * 1e3 / n_frames,
                    'crop': (t3 - t2) * 1e3 / n_frames, 'pose_net': (t4 - t3) * 1e3 / n_frames,
                    'decode': (t5 - t4) * 1e3 / n_frames, 'total': (t5 - t0) * 1e3 / n_frames}
         found: Dict[int, List[HandPose]] = {}

@@ -101,27 +101,28 @@ def resolve_model_files(model: str = 'default', localizer: Optional[str] = 'defa
     return pose, resolve_model(localizer)
 
 
-def resolve_detector_file(model: str = 'default', detector: Optional[str] = 'default'
-                          ) -> Optional[Path]:
-    """The hand-detector checkpoint to use with pose model ``model``, or None.
+def resolve_detector_file(model: str = 'default', detector: Optional[str] = 'default',
+                          kind: str = 'detector') -> Optional[Path]:
+    """The hand-detector (``kind`` 'detector') or left/right classifier (``kind`` 'side')
+    checkpoint to use with pose model ``model``, or None.
 
-    ``detector``: 'default' (``<model stem>_detector.pt`` beside a model file, else the
-    shipped model's detector: the detector does not depend on the pose network), 'none' /
-    None / '' for none, a shipped model name or a path.
+    ``detector``: 'default' (``<model stem>_<kind>.pt`` beside a model file, else the shipped
+    model's: neither network depends on the pose network), 'none' / None / '' for none, a
+    shipped model name or a path.
     """
     if detector in (None, '', 'none'):
         return None
     registry = shipped_models()
     names = registry.get('models') or {}
     if detector != 'default':
-        if detector in names and names[detector].get('detector'):
-            return find_resource('models/' + names[detector]['detector'])
+        if detector in names and names[detector].get(kind):
+            return find_resource('models/' + names[detector][kind])
         return resolve_model(detector)
     if model not in names and model != 'default':
         path = Path(os.path.expanduser(model))
-        sibling = path.with_name(path.stem + '_detector.pt')
+        sibling = path.with_name(f'{path.stem}_{kind}.pt')
         if path.suffix and sibling.is_file():
             return sibling
-    name = registry.get('default') if model in ('default',) or model not in names else model
+    name = registry.get('default') if model == 'default' or model not in names else model
     entry = names.get(name) or {}
-    return find_resource('models/' + entry['detector']) if entry.get('detector') else None
+    return find_resource('models/' + entry[kind]) if entry.get(kind) else None

@@ -32,7 +32,6 @@ from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
     UserSceneGenerator
 
 LOG = logging.getLogger('hand_pose_ros.train_detector')
-STATE_FILE = 'detector_state.pt'
 VAL_SEED = 7_000_001           # held-out scene sets: seeds never used for training steps
 FOUND_WITHIN_MM = 40.0         # a hand is found when a detection lies this close to its centre
 
@@ -87,18 +86,19 @@ def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
     return cfg
 
 
-def is_detector_config(path: Union[str, Path]) -> bool:
-    """Whether a training YAML trains the detector (its ``task`` key)."""
+def training_task(path: Union[str, Path]) -> str:
+    """What a training YAML trains: its ``task`` key ('pose' when absent: pose net and
+    localizer; 'detector'; 'side')."""
     p = Path(path)
     if not p.is_file():
         try:
             p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
                                                         else '.yaml'))
         except FileNotFoundError:
-            return False
+            return 'pose'
     with open(p, encoding='utf-8') as f:
         data = yaml.safe_load(f) or {}
-    return isinstance(data, dict) and data.get('task') == 'detector'
+    return str(data.get('task', 'pose')) if isinstance(data, dict) else 'pose'
 
 
 def mirror_scenes(batch: SceneBatch) -> SceneBatch:
@@ -176,50 +176,68 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
     return out
 
 
-class DetectorTrainer:
-    """Owns the detector, its optimiser, the scene generator and the run folder."""
+class SmallNetTrainer:
+    """The loop, atomic checkpoints and exact resume of a one-network run in ``out_dir``;
+    subclasses build the network (``self.model``, ``self.net_cfg``) and data, and define
+    ``train_step`` and ``validate``."""
 
-    def __init__(self, cfg: DetectorTrainConfig, out_dir: str, device: str = 'cpu') -> None:
+    KIND = 'net'                  # state key and checkpoint file stem
+
+    def __init__(self, cfg, out_dir: str, device: str = 'cpu') -> None:
         self.cfg, self.out = cfg, Path(out_dir)
         self.device = torch.device('cuda' if device == 'auto' and torch.cuda.is_available()
                                    else ('cpu' if device == 'auto' else device))
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.det_cfg = cfg.detector_config()
-        self.model = HandDetector(self.det_cfg).to(self.device)
+        self.model, self.net_cfg = self.build()
+        self.model.to(self.device)
         self.memory_format = memory_format([self.model], self.device, training=True)
         self.model.to(memory_format=self.memory_format)
         self.bf16 = use_bf16(cfg.amp, self.device)
         self.opt, self.sched = _optimizer(self.model.parameters(), cfg.optimizer, cfg.steps)
-        self.scenes = UserSceneGenerator(self.det_cfg.focal_px, seed=cfg.seed,
-                                         config=_scene_config(cfg))
         self.step, self.wall_s = 0, 0.0
         self.metrics: Dict[str, float] = {}
-        self._val: Optional[Dict[str, List[SceneBatch]]] = None
         self.out.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def state_file(self) -> Path:
+        """The resumable training state."""
+        return self.out / f'{self.KIND}_state.pt'
+
+    def build(self):
+        """(network, its config)."""
+        raise NotImplementedError
+
+    def train_step(self) -> Dict[str, float]:
+        """One optimiser step; returns logged values."""
+        raise NotImplementedError
+
+    def validate(self) -> Dict[str, float]:
+        """Held-out figures."""
+        raise NotImplementedError
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to continue exactly."""
-        return {'format': 'hand_pose_ros/detector-train-state/1', 'step': self.step,
+        return {'format': f'hand_pose_ros/{self.KIND}-train-state/1', 'step': self.step,
                 'wall_s': self.wall_s, 'config': self.cfg.to_dict(), 'rng': _rng_state(),
-                'metrics': dict(self.metrics), 'detector': self.model.state_dict(),
+                'metrics': dict(self.metrics), self.KIND: self.model.state_dict(),
                 'opt': self.opt.state_dict(), 'sched': self.sched.state_dict()}
 
     def save(self) -> None:
-        """Atomic training state + the inference checkpoint detector.pt."""
-        atomic_torch_save(self.state_dict(), self.out / STATE_FILE)
+        """Atomic training state + the inference checkpoint <KIND>.pt."""
+        atomic_torch_save(self.state_dict(), self.state_file)
         meta = {'steps': self.step, 'wall_time_s': round(self.wall_s, 1), 'commit': git_commit(),
                 'device': str(self.device), 'train_config': self.cfg.to_dict(),
                 'metrics': dict(self.metrics)}
-        save_checkpoint(self.out / 'detector.pt', self.model, self.det_cfg, meta)
+        save_checkpoint(self.out / f'{self.KIND}.pt', self.model, self.net_cfg, meta)
 
     def resume(self) -> None:
-        """Continue from out_dir/detector_state.pt; CheckpointError when missing, bad or for
+        """Continue from out_dir/<KIND>_state.pt; CheckpointError when missing, bad or for
         another config."""
-        path = self.out / STATE_FILE
+        path = self.state_file
         if not path.is_file():
-            raise CheckpointError(f'--resume: no detector training state at {path}')
+            raise CheckpointError(f'--resume: no {self.KIND} training state at {path}')
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:
@@ -228,13 +246,50 @@ class DetectorTrainer:
         if state.get('config') != self.cfg.to_dict():
             raise CheckpointError(f'resume: the stored training config in {path} differs from '
                                   'the one given; resume with the same config')
-        self.model.load_state_dict(state['detector'])
+        self.model.load_state_dict(state[self.KIND])
         self.opt.load_state_dict(state['opt'])
         self.sched.load_state_dict(state['sched'])
         self.step, self.wall_s = int(state['step']), float(state['wall_s'])
         self.metrics = dict(state.get('metrics', {}))
         _set_rng_state(state['rng'])
         LOG.info('resumed from %s at step %d', path, self.step)
+
+    def fit(self) -> Dict[str, float]:
+        """Train up to cfg.steps, checkpointing and validating on the way."""
+        cfg = self.cfg
+        t_last = time.perf_counter()
+        while self.step < cfg.steps:
+            logs = self.train_step()
+            self.step += 1
+            now = time.perf_counter()
+            self.wall_s += now - t_last
+            t_last = now
+            if self.step % cfg.log_every == 0 or self.step == 1:
+                LOG.info('step %d (%.1f s): %s', self.step, self.wall_s,
+                         ' '.join(f'{k} {v:.4f}' for k, v in logs.items()))
+            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                self.metrics = self.validate()
+                LOG.info('step %d validation: %s', self.step,
+                         ' '.join(f'{k} {v:.3f}' for k, v in self.metrics.items()))
+                t_last = time.perf_counter()
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.save()
+                t_last = time.perf_counter()
+        return self.metrics
+
+
+class DetectorTrainer(SmallNetTrainer):
+    """The whole-frame hand detector on rendered user scenes (module docstring)."""
+
+    KIND = 'detector'
+
+    def build(self):
+        """The detector and its scene generator."""
+        self.det_cfg = self.cfg.detector_config()
+        self.scenes = UserSceneGenerator(self.det_cfg.focal_px, seed=self.cfg.seed,
+                                         config=_scene_config(self.cfg))
+        self._val: Optional[Dict[str, List[SceneBatch]]] = None
+        return HandDetector(self.det_cfg), self.det_cfg
 
     def train_step(self) -> Dict[str, float]:
         """One optimiser step on the scenes of step ``self.step`` and their mirror images."""
@@ -269,26 +324,3 @@ class DetectorTrainer:
         if self._val is None:
             self._val = validation_sets(self.cfg, self.det_cfg)
         return evaluate_detector(self.model, self._val, self.cfg.threshold)
-
-    def fit(self) -> Dict[str, float]:
-        """Train up to cfg.steps, checkpointing and validating on the way."""
-        cfg = self.cfg
-        t_last = time.perf_counter()
-        while self.step < cfg.steps:
-            logs = self.train_step()
-            self.step += 1
-            now = time.perf_counter()
-            self.wall_s += now - t_last
-            t_last = now
-            if self.step % cfg.log_every == 0 or self.step == 1:
-                LOG.info('step %d (%.1f s): %s', self.step, self.wall_s,
-                         ' '.join(f'{k} {v:.4f}' for k, v in logs.items()))
-            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
-                self.metrics = self.validate()
-                LOG.info('step %d validation: %s', self.step,
-                         ' '.join(f'{k} {v:.3f}' for k, v in self.metrics.items()))
-                t_last = time.perf_counter()
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
-                self.save()
-                t_last = time.perf_counter()
-        return self.metrics
