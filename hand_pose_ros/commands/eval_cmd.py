@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `hand-pose eval`."""
     parser.add_argument('predictions', nargs='*', metavar='PRED',
                         help='uvd text files: one frame per line, J joints x (u v d)')
-    parser.add_argument('--dataset', required=True, choices=('icvl', 'nyu', 'msra'),
-                        help='dataset of the frames: sets the intrinsics and the joint set')
+    parser.add_argument('--dataset', default=None, choices=('icvl', 'nyu', 'msra'),
+                        help='dataset of the frames: sets the intrinsics and the joint set '
+                        '(required except with --scenes)')
     parser.add_argument('--gt', default=None, metavar='FILE',
                         help='ground-truth uvd file (default: the reference folder, '
                         '../shared/reference/hand-pose-eval or $HAND_POSE_REFERENCE_DIR)')
@@ -53,6 +54,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'training seed)')
     render.add_argument('--hands', default='right', choices=('right', 'left', 'both'),
                         help='with --synthetic: which hands to render (default: right)')
+    render.add_argument('--scenes', type=int, default=None, metavar='N',
+                        help='score the whole estimator (detector, handedness, pose) on N '
+                        'held-out user scenes per viewpoint (third person, egocentric, robot) '
+                        'and N hand-free frames, every camera preset of config/cameras.yaml '
+                        '(training/scene_eval.py)')
+    render.add_argument('--detector', default=None, choices=('learned', 'nearest'),
+                        help="how hands are found (default: the estimator's: learned when the "
+                        'detector is shipped)')
+    render.add_argument('--handedness', default=None, choices=('auto', 'right', 'left'),
+                        help="--render/--synthetic: the dataset's declared side unless given; "
+                        "--scenes: the estimator's default (auto)")
     render.add_argument('--model', default='default',
                         help='pose model: a shipped name or a checkpoint path (default: shipped)')
     render.add_argument('--localizer', default='default',
@@ -153,8 +165,10 @@ def _estimator(args: argparse.Namespace, handedness: str):
         return HandPoseEstimator.from_files(
             args.model, localizer, device=args.device, precision=args.precision,
             optimize=args.optimize, calibration=int8_calibration(args.precision),
-            handedness=handedness, **({} if args.localizer_passes is None else
-                                      {'localizer_passes': args.localizer_passes}))
+            handedness=args.handedness or handedness,
+            **({} if args.detector is None else {'detector': args.detector}),
+            **({} if args.localizer_passes is None else
+               {'localizer_passes': args.localizer_passes}))
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
         raise _Fail(str(exc)) from None
 
@@ -253,9 +267,14 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate; print a table or JSON lines; exit 2 with one message on any bad input."""
     from ..core.specs import dataset_spec
     from ..training.evaluate import plot_success, UvdFileError
+    if args.scenes is not None:
+        return _run_scenes(args)
     if not args.predictions and args.render is None and args.synthetic is None:
-        print('hand-pose eval: give prediction files (PRED ...), --render or --synthetic N',
-              file=sys.stderr)
+        print('hand-pose eval: give prediction files (PRED ...), --render, --synthetic N or '
+              '--scenes N', file=sys.stderr)
+        return 2
+    if args.dataset is None:
+        print('hand-pose eval: --dataset is required (icvl, nyu or msra)', file=sys.stderr)
         return 2
     if args.render is not None or args.synthetic is not None:
         logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
@@ -290,4 +309,28 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f'hand-pose eval: cannot write the plot {args.plot}: {exc}', file=sys.stderr)
             return 2
+    return 0
+
+
+def _run_scenes(args: argparse.Namespace) -> int:
+    """`--scenes N`: the estimator on held-out user scenes; a Markdown table or JSON."""
+    from ..training.scene_eval import evaluate_scenes, scene_table
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    if args.scenes < 1:
+        print(f'hand-pose eval: --scenes must be >= 1, found {args.scenes}', file=sys.stderr)
+        return 2
+    try:
+        est = _estimator(args, args.handedness or 'auto')
+    except _Fail as exc:
+        print(f'hand-pose eval: {exc}', file=sys.stderr)
+        return 2
+    rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size)
+    if args.json:
+        print(json.dumps({'scenes': rows, 'model': str(est.model_path),
+                          'detector': est.detector, 'handedness': est.handedness,
+                          'localizer_passes': est.localizer_passes, 'seed': args.seed}))
+    else:
+        print(f'estimator: {est.model_path}, detector {est.detector}, handedness '
+              f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}')
+        print(scene_table(rows))
     return 0

@@ -155,9 +155,10 @@ class UserSceneGenerator:
 
     # -- sampling --------------------------------------------------------------------------
     def sample(self, n: int, scene: Optional[Union[int, str]] = None,
-               camera: Optional[str] = None, hands: Optional[int] = None) -> SceneBatch:
+               camera: Optional[str] = None, hands: Optional[int] = None,
+               min_hands: int = 0) -> SceneBatch:
         """n scenes of one camera (random preset unless given); ``scene`` forces a viewpoint,
-        ``hands`` (0, 1 or 2) the number of hands."""
+        ``hands`` (0, 1 or 2) the number of hands, ``min_hands`` a least number of them."""
         g, cfg = self.gen, self.config
         if camera is None:
             camera = self.cameras[int(torch.randint(len(self.cameras), (1,), generator=g))]
@@ -174,6 +175,7 @@ class UserSceneGenerator:
                                             2, 1))
         else:
             count = torch.full((n,), int(hands), dtype=torch.long)
+        count = count.clamp_min(min_hands)
         first_left = torch.rand(n, generator=g) < 0.5
         present = torch.stack([count >= 1, count >= 2], 1)
         left = torch.stack([first_left, ~first_left], 1)      # two hands: one of each side

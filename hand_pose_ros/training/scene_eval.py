@@ -1,0 +1,109 @@
+"""The whole estimator on held-out user scenes (synthetic/user_scene.py), per viewpoint.
+
+For every scene type (third person, egocentric, robot) and for hand-free frames, on every
+camera preset in turn, at the camera's full resolution: hands found (a returned hand whose crop
+centre lies within FOUND_WITHIN_MM of the true centre), handedness accuracy of the found hands,
+mean joint error (ICVL16, mm) of the found hands, and false hands per frame (returned hands
+matching no true hand; on hand-free frames every returned hand is false). Seeds: SCENE_SEED +
+the scene type's index, never a training seed.
+"""
+from dataclasses import dataclass
+from typing import Dict, List
+
+import numpy as np
+
+from ..core.camera import uvd_to_xyz
+from ..core.estimator import HandPoseEstimator
+from ..core.skeleton import FROM_HAND22
+from ..synthetic.user_scene import SCENE_TYPES, UserSceneGenerator
+
+SCENE_SEED = 9_000_011
+FOUND_WITHIN_MM = 40.0
+_ICVL = list(FROM_HAND22['icvl16'])
+
+
+@dataclass
+class SceneScore:
+    """Counts and sums of one scene set."""
+
+    frames: int = 0
+    hands: int = 0
+    found: int = 0
+    side_ok: int = 0
+    false: int = 0
+    joint_err_sum_mm: float = 0.0
+
+    def row(self) -> Dict[str, float]:
+        """Rates and means of the set."""
+        return {'frames': self.frames, 'hands': self.hands,
+                'found': self.found / self.hands if self.hands else float('nan'),
+                'handedness': self.side_ok / self.found if self.found else float('nan'),
+                'joint_error_mm': (self.joint_err_sum_mm / self.found if self.found
+                                   else float('nan')),
+                'false_per_frame': self.false / self.frames if self.frames else float('nan')}
+
+
+def _score_frame(score: SceneScore, hands, truth: List) -> None:
+    """Match returned hands to true ones (nearest centre first) and count."""
+    score.frames += 1
+    used = set()
+    for xyz16, center_xyz, left in truth:
+        score.hands += 1
+        best, best_d = None, FOUND_WITHIN_MM
+        for j, h in enumerate(hands):
+            d = float(np.linalg.norm(h.center - center_xyz))
+            if j not in used and d <= best_d:
+                best, best_d = j, d
+        if best is None:
+            continue
+        used.add(best)
+        score.found += 1
+        score.side_ok += int((hands[best].handedness == 'left') == left)
+        if hands[best].joint_set.name == 'icvl16':
+            score.joint_err_sum_mm += float(np.linalg.norm(hands[best].xyz - xyz16, axis=-1)
+                                            .mean())
+    score.false += len(hands) - len(used)
+
+
+def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
+                    batch: int = 8) -> Dict[str, Dict[str, float]]:
+    """Per scene set ('third_person', 'egocentric', 'robot', 'hand_free'): SceneScore.row()."""
+    gen = UserSceneGenerator(full_resolution=True)
+    sets = list(SCENE_TYPES) + ['hand_free']
+    out = {}
+    for k, name in enumerate(sets):
+        gen.reseed(SCENE_SEED + 101 * seed + k)
+        score = SceneScore()
+        done = 0
+        while done < frames_per_type:
+            cam = gen.cameras[(done // batch) % len(gen.cameras)]
+            n = min(batch, frames_per_type - done)
+            b = gen.sample(n, scene=k % len(SCENE_TYPES), camera=cam,
+                           hands=0 if name == 'hand_free' else None,
+                           min_hands=0 if name == 'hand_free' else 1)
+            results = est.estimate_batch(list(b.depth_mm.numpy()), b.intrinsics)
+            for i, r in enumerate(results):
+                truth = []
+                for h in range(b.present.shape[1]):
+                    if bool(b.present[i, h]):
+                        c = uvd_to_xyz(b.center_uvd[i, h][None].double(), b.intrinsics)[0]
+                        truth.append((b.hand22[i, h, _ICVL].numpy(), c.numpy(),
+                                      bool(b.left[i, h])))
+                _score_frame(score, list(r.hands), truth)
+            done += n
+        out[name] = score.row()
+    return out
+
+
+def scene_table(rows: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of evaluate_scenes()."""
+    lines = ['| scenes | frames | hands | found (<= 40 mm) | handedness | mean joint error | '
+             'false hands / frame |', '|---|---|---|---|---|---|---|']
+    for name, r in rows.items():
+        def pct(x):
+            return '-' if x != x else f'{100 * x:.1f} %'
+        err = '-' if r['joint_error_mm'] != r['joint_error_mm'] else \
+            f"{r['joint_error_mm']:.1f} mm"
+        lines.append(f"| {name} | {r['frames']} | {r['hands']} | {pct(r['found'])} | "
+                     f"{pct(r['handedness'])} | {err} | {r['false_per_frame']:.3f} |")
+    return '\n'.join(lines)

@@ -1,0 +1,131 @@
+"""Whole-frame detection maths: frame sampling, decoding peaks back to the frame, targets that
+decode to their own centres, and the detector's input/output contract."""
+import numpy as np
+import pytest
+import torch
+
+from hand_pose_ros.core.camera import Intrinsics, uvd_to_xyz, xyz_to_uvd
+from hand_pose_ros.core.config import DetectorConfig
+from hand_pose_ros.core.detection import (decode, detector_input, MIN_HAND_SEPARATION_MM,
+                                          sample_frames, sampled_intrinsics, sampling_stride)
+from hand_pose_ros.core.nets.detector import HandDetector, OUTPUT_MAPS
+from hand_pose_ros.training.detector_targets import detector_loss, detector_targets
+
+KINECT = Intrinsics(588.03, 587.07, 320.0, 240.0, 640, 480)
+CFG = DetectorConfig(width=4)
+
+
+def test_sampling_keeps_projection_consistent():
+    assert sampling_stride(KINECT, 140.0) == 4
+    assert sampling_stride(Intrinsics(241.4, 241.4, 160, 120, 320, 240), 140.0) == 2
+    small = sampled_intrinsics(KINECT, 4)
+    assert (small.width, small.height) == (160, 120)
+    xyz = torch.tensor([[-80.0, 35.0, 700.0], [120.0, -60.0, 900.0]], dtype=torch.float64)
+    full = xyz_to_uvd(xyz, KINECT)
+    samp = xyz_to_uvd(xyz, small)
+    # sampled pixel i is frame pixel 4 i + 2
+    assert torch.allclose(samp[:, :2] * 4 + 2, full[:, :2], atol=1e-6)
+    frame = torch.arange(480 * 640, dtype=torch.float32).view(1, 480, 640)
+    sub, intr, s = sample_frames(frame, KINECT, CFG)
+    assert s == 4 and intr == small and tuple(sub.shape) == (1, 120, 160)
+    assert float(sub[0, 3, 5]) == float(frame[0, 4 * 3 + 2, 4 * 5 + 2])
+
+
+def test_input_is_padded_to_multiples_of_16_with_missing_depth():
+    depth = torch.zeros(2, 120, 150)
+    depth[:, 50:60, 70:80] = 800.0
+    x = detector_input(depth, CFG)
+    assert tuple(x.shape) == (2, 2, 128, 160)
+    assert float(x[0, 1].sum()) == 100.0                       # valid mask
+    assert float(x[0, 0, 55, 75]) == pytest.approx(800.0 / 1000.0 - 1.0)
+    assert float(x[0, 0, 0, 0]) == 0.0 and float(x[0, 1, 125, 155]) == 0.0
+
+
+def test_detector_maps_shape_and_bad_input():
+    net = HandDetector(CFG).eval()
+    out = net(torch.zeros(1, 2, 128, 160))
+    assert tuple(out.shape) == (1, OUTPUT_MAPS, 32, 40)
+    with pytest.raises(ValueError, match='multiples of 16'):
+        net(torch.zeros(1, 2, 120, 160))
+
+
+def _maps_from_targets(target):
+    """Raw maps whose decoding is the targets' (logits of the heat, exact regressions)."""
+    heat = target['heat'].clamp(1e-4, 1 - 1e-4)
+    side = torch.where(target['side'] > 0.5, 8.0, -8.0)
+    return torch.cat([torch.log(heat / (1 - heat))[:, None], side[:, None], target['offset'],
+                      (target['depth'])[:, None]], 1)
+
+
+def test_targets_decode_to_their_own_centres_and_sides():
+    small = sampled_intrinsics(KINECT, 4)
+    xyz = torch.tensor([[[-150.0, -40.0, 650.0], [160.0, 10.0, 700.0]]])
+    center = xyz_to_uvd(xyz, small)                                 # sampled pixels
+    present = torch.tensor([[True, True]])
+    left = torch.tensor([[False, True]])
+    target = detector_targets(center, present, left, small, (32, 40), CFG)
+    assert float(target['heat'].max()) == pytest.approx(1.0)
+    found = decode(_maps_from_targets(target), CFG, 4, 0.5, 4, KINECT)[0]
+    assert len(found) == 2
+    got = sorted(found, key=lambda d: d.center_uvd[0])
+    want = xyz_to_uvd(xyz, KINECT)[0]
+    for d, w, side in zip(got, want, ('right', 'left')):
+        assert np.allclose(d.center_uvd[:2], w[:2].numpy(), atol=0.05)   # frame pixels
+        assert d.center_uvd[2] == pytest.approx(float(w[2]), abs=0.5)
+        assert d.side == side and d.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_decode_threshold_max_hands_and_separation():
+    small = sampled_intrinsics(KINECT, 4)
+    xyz = torch.tensor([[[-200.0, 0.0, 700.0], [200.0, 0.0, 700.0], [0.0, 0.0, 700.0]]])
+    target = detector_targets(xyz_to_uvd(xyz, small), torch.ones(1, 3, dtype=torch.bool),
+                              torch.zeros(1, 3, dtype=torch.bool), small, (32, 40), CFG)
+    maps = _maps_from_targets(target)
+    assert len(decode(maps, CFG, 4, 0.5, 4, KINECT)[0]) == 3
+    assert len(decode(maps, CFG, 4, 0.5, 2, KINECT)[0]) == 2          # max_hands
+    maps[:, 0] -= 12.0                                                  # all scores ~0
+    assert decode(maps, CFG, 4, 0.5, 4, KINECT)[0] == []
+    # two peaks closer than a palm apart are one hand
+    near = torch.tensor([[[0.0, 0.0, 700.0], [0.5 * MIN_HAND_SEPARATION_MM, 0.0, 700.0]]])
+    t2 = detector_targets(xyz_to_uvd(near, small), torch.ones(1, 2, dtype=torch.bool),
+                          torch.zeros(1, 2, dtype=torch.bool), small, (32, 40), CFG)
+    m2 = _maps_from_targets(t2)
+    m2[:, 0] = -12.0
+    for c in xyz_to_uvd(near, small)[0]:                               # two separate peaks
+        m2[0, 0, int(round((float(c[1]) - 1.5) / 4)), int(round((float(c[0]) - 1.5) / 4))] = 5.0
+    assert len(decode(m2, CFG, 4, 0.5, 4, KINECT)[0]) == 1
+
+
+def test_loss_is_lowest_at_the_targets_and_penalises_false_peaks():
+    small = sampled_intrinsics(KINECT, 4)
+    xyz = torch.tensor([[[0.0, 0.0, 700.0], [0.0, 0.0, 700.0]]])
+    present = torch.tensor([[True, False]])
+    target = detector_targets(xyz_to_uvd(xyz, small), present, torch.zeros(1, 2, dtype=torch.bool),
+                              small, (32, 40), CFG)
+    good = _maps_from_targets(target)
+    best, _ = detector_loss(good, target)
+    bad = good.clone()
+    bad[0, 0, 2, 3] = 6.0                                               # a false peak
+    worse, _ = detector_loss(bad, target)
+    shifted = good.clone()
+    shifted[:, 2:4] += 0.5                                              # offsets off by half
+    off, parts = detector_loss(shifted, target)
+    assert float(best) < float(worse) and float(best) < float(off)
+    assert float(parts['offset']) == pytest.approx(1.0, abs=1e-4)      # |0.5| + |0.5|
+    empty = detector_targets(torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.bool),
+                             torch.zeros(1, 2, dtype=torch.bool), small, (32, 40), CFG)
+    assert float(empty['heat'].max()) == 0.0
+    assert bool(torch.isfinite(detector_loss(good, empty)[0]))
+
+
+def test_decoded_centre_maps_back_to_a_3d_point_on_the_ray():
+    maps = torch.full((1, OUTPUT_MAPS, 30, 40), -10.0)
+    maps[0, 0, 12, 20] = 4.0
+    maps[0, 2:4, 12, 20] = torch.tensor([0.25, -0.25])
+    maps[0, 4, 12, 20] = -0.3                                           # 700 mm
+    d = decode(maps, CFG, 4, 0.5, 1, KINECT)[0][0]
+    u_s, v_s = (20 + 0.5 + 0.25) * 4 - 0.5, (12 + 0.5 - 0.25) * 4 - 0.5
+    assert np.allclose(d.center_uvd, [u_s * 4 + 2, v_s * 4 + 2, 700.0], atol=1e-3)
+    assert d.left_prob == pytest.approx(float(torch.sigmoid(torch.tensor(-10.0))))
+    assert uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(), KINECT)[0, 2] == \
+        pytest.approx(700.0)

@@ -1,0 +1,112 @@
+"""Several hands per frame: settings, per-hand mirroring, and the shipped detector and
+left/right classifier on rendered users (real networks, never a test frame)."""
+import numpy as np
+import pytest
+
+from hand_pose_ros.core.config import DetectorConfig, SideConfig
+from hand_pose_ros.core.estimator import HandPoseEstimator, MAX_HANDS
+from hand_pose_ros.core.nets.detector import HandDetector
+from hand_pose_ros.core.nets.pose_net import PoseNet
+from hand_pose_ros.core.nets.side import SideClassifier
+from hand_pose_ros.core.resources import resolve_detector_file
+from hand_pose_ros.core.specs import camera_spec
+from test.conftest import blob_frame
+
+SHIPPED = (resolve_detector_file('default', 'default') is not None
+           and resolve_detector_file('default', 'default', kind='side') is not None)
+needs_shipped = pytest.mark.skipif(not SHIPPED, reason='no hand detector and left/right '
+                                   'classifier shipped in models/models.yaml')
+
+
+def test_settings_are_validated_and_need_their_networks(tiny_config):
+    plain = HandPoseEstimator(PoseNet(tiny_config), device='cpu')
+    assert (plain.detector, plain.handedness) == ('nearest', 'right')   # nothing to tell sides
+    with pytest.raises(ValueError, match='learned'):
+        plain.configure(detector='learned')
+    with pytest.raises(ValueError, match='auto'):
+        plain.configure(handedness='auto')
+    for bad in ({'max_hands': 0}, {'max_hands': MAX_HANDS + 1},
+                {'detection_threshold': 1.5}, {'handedness': 'both'}, {'detector': 'blob'}):
+        with pytest.raises(ValueError):
+            plain.configure(**bad)
+    full = HandPoseEstimator(PoseNet(tiny_config), device='cpu',
+                             hand_detector=HandDetector(DetectorConfig(width=4)),
+                             side_classifier=SideClassifier(SideConfig(width=4)))
+    assert (full.detector, full.handedness) == ('learned', 'auto')
+    full.configure(detector='nearest', handedness='left', max_hands=MAX_HANDS)
+    assert (full.detector, full.handedness, full.max_hands) == ('nearest', 'left', MAX_HANDS)
+
+
+def test_a_declared_side_mirrors_the_crop_and_labels_the_hand(tiny_config, icvl):
+    frame = blob_frame()
+    frame[100:110, 150:175] = 395.0                # not symmetric: a ledge left of centre
+    est = HandPoseEstimator(PoseNet(tiny_config), device='cpu', handedness='right')
+    right = est.estimate_detailed(frame, icvl.intrinsics)
+    est.configure(handedness='left')
+    left = est.estimate_detailed(frame, icvl.intrinsics)
+    assert [h.handedness for h in right.hands] == ['right']
+    assert [h.handedness for h in left.hands] == ['left']
+    assert right.pose is right.hands[0] and right.pose.score == 1.0
+    # the network's side is right: the left hand's crop is the right one's mirror image
+    assert np.allclose(left.pose.patch, right.pose.patch[:, ::-1])
+
+
+@pytest.fixture(scope='module')
+def shipped():
+    """The shipped estimator with its defaults (learned detector, auto handedness), fp32."""
+    return HandPoseEstimator.from_files('default', device='cpu', precision='fp32')
+
+
+@needs_shipped
+def test_shipped_estimator_finds_both_hands_of_a_user_with_their_sides(shipped):
+    from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
+    assert (shipped.detector, shipped.handedness) == ('learned', 'auto')
+    intr = camera_spec('realsense_d435_640x480').intrinsics
+    gen = UserSceneGenerator(full_resolution=True, seed=11)
+    ok = 0
+    times = (0.0, 1.1, 2.2, 3.3)
+    for t in times:
+        depth, truth = gen.animate(t)
+        hands = shipped.estimate_hands(depth, intr)
+        got = {h.handedness: h for h in hands}
+        for xyz, side in truth:
+            h = got.get(side)
+            if h is None:
+                continue
+            centre = (xyz.max(0) + xyz.min(0)) / 2
+            err = float(np.linalg.norm(h.xyz - xyz, axis=-1).mean())
+            ok += int(np.linalg.norm(h.center - centre) < 40.0 and err < 40.0)
+    assert ok >= 2 * len(times) - 1, ok          # both hands, their sides, their joints
+
+
+@needs_shipped
+def test_shipped_estimator_reports_no_hand_on_hand_free_scenes(shipped):
+    from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
+    gen = UserSceneGenerator(full_resolution=True, seed=12)
+    b = gen.sample(8, hands=0, camera='kinect_v1_640x480')
+    frames = list(b.depth_mm.numpy())
+    found = [len(r.hands) for r in shipped.estimate_batch(frames, b.intrinsics)]
+    assert sum(found) <= 1, found
+    # while the nearest blob always "finds" something in the same frames
+    shipped.configure(detector='nearest')
+    try:
+        blobs = [len(r.hands) for r in shipped.estimate_batch(frames, b.intrinsics)]
+    finally:
+        shipped.configure(detector='learned')
+    assert sum(blobs) >= 6
+
+
+@needs_shipped
+def test_shipped_classifier_tells_a_rendered_right_hand_from_its_mirror_image(shipped):
+    from hand_pose_ros.synthetic.generator import SyntheticGenerator
+    intr = camera_spec('kinect_v1_640x480').intrinsics
+    gen = SyntheticGenerator(intr, handedness='right', seed=21)
+    b = gen.sample(12)
+    right = left = 0
+    for depth, uvd in zip(b.depth_mm.numpy(), b.uvd):
+        for frame, want in ((depth, 'right'), (depth[:, ::-1].copy(), 'left')):
+            hands = shipped.estimate_hands(frame, intr)
+            if hands and hands[0].handedness == want:
+                right += want == 'right'
+                left += want == 'left'
+    assert right >= 10 and left >= 10, (right, left)
