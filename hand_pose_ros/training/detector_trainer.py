@@ -81,8 +81,11 @@ def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
     cfg = _from_dict(DetectorTrainConfig, data, str(p))
     if isinstance(cfg.optimizer, dict):
         cfg = DetectorTrainConfig(**{**asdict(cfg), 'optimizer': OptimConfig(**cfg.optimizer)})
-    UserSceneConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                       for k, v in cfg.scene.items()})                 # validates the keys
+    try:
+        _scene_config(cfg)                                               # validates the keys
+        cfg.detector_config()
+    except TypeError as exc:
+        raise ValueError(f'{p}: scene: {exc}') from None
     return cfg
 
 

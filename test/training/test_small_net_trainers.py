@@ -1,0 +1,125 @@
+"""Detector and left/right classifier training: configs, exact resume, checkpoints that the
+estimator loads, the mirror augmentation, the CLI dispatch and its errors."""
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from hand_pose_ros.core.checkpoint import CheckpointError, load_detector, load_side_classifier
+from hand_pose_ros.training.detector_trainer import (DetectorTrainer,
+                                                     load_detector_train_config,
+                                                     mirror_scenes, training_task)
+from hand_pose_ros.training.side_trainer import load_side_train_config, side_crops, SideTrainer
+
+
+def _yaml(tmp_path: Path, data: dict, name: str) -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def tiny_detector(tmp_path: Path, **overrides) -> Path:
+    """A tiny detector training config."""
+    cfg = {'task': 'detector', 'steps': 4, 'batch_size': 2, 'checkpoint_every': 2,
+           'val_every': 4, 'val_frames': 4, 'log_every': 1, 'threads': 1,
+           'detector': {'width': 4}, 'optimizer': {'name': 'adamw', 'lr': 1e-3}}
+    cfg.update(overrides)
+    return _yaml(tmp_path, cfg, 'det.yaml')
+
+
+def tiny_side(tmp_path: Path) -> Path:
+    """A tiny left/right classifier training config."""
+    return _yaml(tmp_path, {'task': 'side', 'steps': 4, 'batch_size': 2, 'checkpoint_every': 2,
+                            'val_every': 4, 'val_frames': 4, 'threads': 1,
+                            'side': {'width': 4, 'input_size': 64},
+                            'optimizer': {'name': 'adamw', 'lr': 1e-3}}, 'side.yaml')
+
+
+def test_shipped_configs_load_and_say_their_task():
+    det = load_detector_train_config('detector_cpu')
+    side = load_side_train_config('side_cpu')
+    assert det.detector_config().focal_px > 0 and side.side['input_size'] == 128
+    assert training_task('detector_cpu') == 'detector'
+    assert training_task('side_cpu') == 'side'
+    assert training_task('compact_cpu') == 'pose'
+
+
+def test_unknown_keys_are_refused(tmp_path):
+    with pytest.raises(ValueError, match='unknown keys'):
+        load_detector_train_config(tiny_detector(tmp_path, detektor={}))
+    with pytest.raises(ValueError, match='hand_prob'):
+        load_detector_train_config(tiny_detector(tmp_path, scene={'hand_prob': 0.5}))
+
+
+@pytest.mark.parametrize('kind', ['detector', 'side'])
+def test_resume_continues_exactly_and_the_checkpoint_loads(tmp_path, kind):
+    load, cls, tiny = ((load_detector_train_config, DetectorTrainer, tiny_detector)
+                       if kind == 'detector' else (load_side_train_config, SideTrainer, tiny_side))
+    cfg = load(tiny(tmp_path))
+    straight = cls(cfg, str(tmp_path / 'a'))
+    straight.fit()
+    expected = {k: v.clone() for k, v in straight.model.state_dict().items()}
+    first = cls(cfg, str(tmp_path / 'b'))
+    while first.step < 2:
+        first.train_step()
+        first.step += 1
+    first.save()
+    second = cls(cfg, str(tmp_path / 'b'))
+    second.resume()
+    assert second.step == 2
+    second.fit()
+    for k, v in second.model.state_dict().items():
+        torch.testing.assert_close(v, expected[k], rtol=0, atol=1e-6, msg=k)
+    loader = load_detector if kind == 'detector' else load_side_classifier
+    net, net_cfg, meta = loader(tmp_path / 'b' / f'{kind}.pt')
+    assert meta['steps'] == 4 and net_cfg.width == 4
+    assert any(k.startswith('val/') for k in meta['metrics'])
+    other = load(tiny(tmp_path)) if kind == 'side' else load(tiny_detector(tmp_path, seed=9))
+    if kind == 'detector':
+        with pytest.raises(CheckpointError, match='differs'):
+            cls(other, str(tmp_path / 'b')).resume()
+    with pytest.raises(CheckpointError, match='no'):
+        cls(cfg, str(tmp_path / 'empty')).resume()
+
+
+def test_mirrored_scenes_swap_sides_and_columns():
+    from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
+    b = UserSceneGenerator(seed=2).sample(3, hands=2, camera='kinect_v1_640x480')
+    m = mirror_scenes(b)
+    assert torch.equal(m.depth_mm, b.depth_mm.flip(-1))
+    assert torch.equal(m.left, b.present & ~b.left)
+    w = b.intrinsics.width
+    assert torch.allclose(m.center_uvd[..., 0], w - 1 - b.center_uvd[..., 0])
+    from hand_pose_ros.core.camera import xyz_to_uvd
+    back = xyz_to_uvd(m.hand22[:, 0, :1], m.intrinsics)[..., 0]        # mirrored joints project
+    assert torch.allclose(back, w - 1 - xyz_to_uvd(b.hand22[:, 0, :1], b.intrinsics)[..., 0],
+                          atol=1e-3)                                   # onto mirrored pixels
+
+
+def test_side_crops_pair_each_crop_with_its_mirror_and_the_opposite_label():
+    from hand_pose_ros.core.config import SideConfig
+    from hand_pose_ros.core.specs import dataset_spec
+    from hand_pose_ros.synthetic.generator import SyntheticGenerator
+    intr = dataset_spec('icvl').intrinsics
+    b = SyntheticGenerator(intr, handedness='both', seed=1).sample(4)
+    x, y = side_crops(b.depth_mm, b.uvd, b.left, intr, SideConfig(width=4, input_size=64),
+                      torch.Generator().manual_seed(0), 15.0)
+    assert tuple(x.shape) == (8, 1, 64, 64)
+    assert torch.equal(x[4:], x[:4].flip(-1))
+    assert torch.equal(y[:4], b.left.float()) and torch.equal(y[4:], 1 - b.left.float())
+
+
+def test_cli_trains_the_detector_and_reports_bad_configs(tmp_path):
+    cmd = [sys.executable, '-m', 'hand_pose_ros.cli', 'train', '--config']
+    done = subprocess.run(cmd + [str(tiny_detector(tmp_path, steps=1, val_every=1)), '--out',
+                                 str(tmp_path / 'run')], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / 'run' / 'detector.pt').is_file()
+    bad = subprocess.run(cmd + [str(tiny_detector(tmp_path, steps=0)), '--out',
+                                str(tmp_path / 'x')], capture_output=True, text=True,
+                         timeout=600)
+    assert bad.returncode == 2 and 'steps' in bad.stderr
