@@ -6,13 +6,16 @@ import pytest
 import torch
 
 from hand_pose_ros.benchmark import dds, stages
-from hand_pose_ros.benchmark.models import random_networks
+from hand_pose_ros.benchmark.models import build_estimator, model_files, random_networks
 from hand_pose_ros.cli import main
 from hand_pose_ros.core.checkpoint import save_checkpoint
+from hand_pose_ros.core.config import DetectorConfig, SideConfig
 from hand_pose_ros.core.estimator import HandPoseEstimator
 from hand_pose_ros.core.exported import onnxruntime_available
+from hand_pose_ros.core.nets.detector import HandDetector
 from hand_pose_ros.core.nets.localizer import Localizer
 from hand_pose_ros.core.nets.pose_net import PoseNet
+from hand_pose_ros.core.nets.side import SideClassifier
 
 QUICK = ['--frames', '2', '--runs', '1', '--warmup', '0']
 
@@ -28,13 +31,23 @@ def tiny_ckpt(tmp_path, tiny_config, tiny_localizer_config):
     return path
 
 
+@pytest.fixture
+def tiny_detector(tiny_ckpt):
+    """A random small hand detector beside the tiny model (``<stem>_detector.pt``)."""
+    torch.manual_seed(1)
+    path = tiny_ckpt.with_name('tiny_detector.pt')
+    save_checkpoint(path, HandDetector(DetectorConfig(width=8)), DetectorConfig(width=8))
+    return path
+
+
 def _bench_json(capsys, *argv) -> dict:
     assert main(['bench', '--json'] + QUICK + list(argv)) == 0
     return json.loads(capsys.readouterr().out)
 
 
 def test_bench_json_has_every_stage_and_the_model_size(tiny_ckpt, capsys):
-    r = _bench_json(capsys, '--model', str(tiny_ckpt), '--no-node', '--precision', 'fp32')
+    r = _bench_json(capsys, '--model', str(tiny_ckpt), '--no-node', '--precision', 'fp32',
+                    '--detector', 'none')
     assert set(r['stages_ms']) == set(stages.STAGES)
     for key in ('com', 'localizer', 'crop', 'pose_net', 'decode'):
         assert r['stages_ms'][key] > 0
@@ -50,12 +63,62 @@ def test_bench_json_has_every_stage_and_the_model_size(tiny_ckpt, capsys):
 
 
 def test_bench_text_names_every_stage(tiny_ckpt, capsys):
-    assert main(['bench', '--model', str(tiny_ckpt), '--no-node', '--localizer', 'none']
-                + QUICK) == 0
+    assert main(['bench', '--model', str(tiny_ckpt), '--no-node', '--localizer', 'none',
+                 '--detector', 'none'] + QUICK) == 0
     out = capsys.readouterr().out
     for key in stages.STAGES:
         assert key in out
     assert 'estimator per frame' in out and 'node end to end      skipped' in out
+    assert 'hands per frame      skipped: no hand detector network' in out
+
+
+def test_bench_times_the_detector_and_the_pipeline_for_1_and_2_hands(tiny_detector, capsys):
+    """Catches a report without the detector stage, or a 2-hand row that estimates fewer
+    hands (a random detector's peaks are not hands unless the count is pinned)."""
+    r = _bench_json(capsys, '--model', str(tiny_detector.with_name('tiny.pt')), '--no-node',
+                    '--precision', 'fp32')
+    assert r['finder'] == 'learned' and r['model_files']['detector'] == str(tiny_detector)
+    assert r['stages_ms']['detector'] > 0 and r['stages_ms']['com'] is None
+    assert 'com' in r['notes']
+    assert r['networks']['detector']['input_size'] == [128, 160]   # ICVL 320x240, stride 2
+    hands = r['hands']
+    assert hands['status'] == 'ok' and hands['frame_size'] == [640, 480]
+    assert [row['hands'] for row in hands['rows']] == [1, 2]
+    for row in hands['rows']:
+        assert row['estimated_hands'] == row['hands']
+        assert row['stages_ms']['detector'] > 0 and row['stages_ms']['pose_net'] > 0
+        assert row['pipeline_ms'] >= row['estimator_ms'] > 0
+    goal = r['goals']['one_hand_pipeline_ms']
+    assert goal['value'] == hands['rows'][0]['pipeline_ms']
+    assert goal['met'] == (goal['value'] <= goal['limit'])
+    assert r['goals']['node_ratio'] == {'limit': 1.15, 'value': None, 'met': None}
+
+
+def test_bench_text_has_the_hand_rows_and_the_goals(tiny_ckpt, capsys):
+    assert main(['bench', '--model', str(tiny_ckpt), '--no-node', '--detector', 'random']
+                + QUICK) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.startswith('hands    detector'))
+    assert [ln.split()[0] for ln in lines[header + 1:header + 3]] == ['1', '2']
+    assert any(ln.startswith('goal one_hand_pipeline_ms') for ln in lines)
+
+
+def test_the_node_gets_the_benchmarked_detector(tiny_ckpt, tmp_path):
+    """Catches a node that loads the model without the bench's detector (random weights or
+    a file not beside the model) or without the left/right classifier beside the model, and
+    so runs another pipeline than the timed estimator."""
+    side_cfg = SideConfig(width=4, input_size=64)
+    save_checkpoint(tiny_ckpt.with_name('tiny_side.pt'), SideClassifier(side_cfg), side_cfg)
+    est = build_estimator(str(tiny_ckpt), detector='random', device='cpu', precision='fp32')
+    assert est.side_classifier is not None
+    folder = tmp_path / 'node'
+    folder.mkdir()
+    pose_path, loc_path = model_files(est, folder)
+    node_est = HandPoseEstimator.from_files(str(pose_path), str(loc_path), device='cpu')
+    assert node_est.detector_path == folder / 'pose_detector.pt'
+    assert torch.equal(next(node_est.hand_detector.parameters()),
+                       next(est.hand_detector.parameters()))
+    assert node_est.side_classifier.config == side_cfg
 
 
 def test_missing_conversions_are_null_with_a_reason(tiny_ckpt, icvl, monkeypatch):
@@ -92,14 +155,17 @@ def test_random_networks_follow_the_model_config():
     pytest.param('onnx', '.onnx', marks=pytest.mark.skipif(
         not onnxruntime_available(), reason='onnxruntime is not installed')),
     ('torchscript', '.ts')])
-def test_export_writes_both_networks_and_they_load(tiny_ckpt, tmp_path, capsys, fmt, suffix):
+def test_export_writes_every_network_and_they_load(tiny_ckpt, tiny_detector, tmp_path, capsys,
+                                                   fmt, suffix):
     out = tmp_path / 'out' / f'hand{suffix}'
     assert main(['export', '--format', fmt, '--model', str(tiny_ckpt), '--out', str(out)]) == 0
     printed = capsys.readouterr().out
-    assert str(out) in printed and 'max |exported - eager|' in printed
+    assert str(out) in printed and printed.count('max |exported - eager|') == 3
+    assert 'HandDetector' in printed
     est = HandPoseEstimator.from_files(str(out), device='cpu')
     assert est.localizer_path == out.with_name(f'hand_localizer{suffix}')
-    assert est.precision == 'fp32'
+    assert est.detector_path == out.with_name(f'hand_detector{suffix}')
+    assert est.precision == 'fp32' and est.detector == 'learned'
 
 
 def test_export_refuses_a_wrong_suffix(tiny_ckpt, tmp_path, capsys):

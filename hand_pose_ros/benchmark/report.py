@@ -2,25 +2,36 @@
 
 JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
 
-- ``model``: the ``--model`` argument; ``model_files``: {``pose``, ``localizer``} paths or null
-  (random weights);
-- ``networks``: {``pose``, ``localizer``}: each {``gflops`` per frame at batch 1
-  (torch.utils.flop_counter, 2 FLOPs per multiply-add), ``params``, ``input_size``} or null;
-  ``gflops``: their sum;
+- ``model``: the ``--model`` argument; ``model_files``: {``pose``, ``localizer``,
+  ``detector``} paths or null (random weights, or none);
+- ``networks``: {``pose``, ``localizer``, ``detector``}: each {``gflops`` per frame at batch 1
+  (torch.utils.flop_counter, 2 FLOPs per multiply-add), ``params``, ``input_size`` (crop edge;
+  the detector's [H, W] input for the frames below)} or null; ``gflops``: their sum;
+- ``finder``: how hands are found, 'learned' (the detector network) or 'nearest' (centre of
+  mass); with 'learned' the timed estimator is pinned to one hand (``hands.pinned``);
 - ``device``, ``threads`` (torch intra-op threads), ``cpu``: {``name``, ``native_bf16``,
   ``flags``: the speed-relevant flags present};
 - ``precision``, ``backend``, ``optimize``: what the estimator chose (core/precision.py);
   ``startup_s``: building the estimator (loading, tracing, int8 calibration);
 - ``frames_source``, ``frames``, ``runs``, ``warmup``;
-- ``stages_ms``: {``image_conversion``, ``com``, ``localizer``, ``crop``, ``pose_net``,
-  ``decode``, ``message_building``}; a value is null when it could not be measured and
-  ``notes`` [stage] says why;
+- ``stages_ms``: {``image_conversion``, ``detector``, ``com``, ``localizer``, ``side``
+  (left/right classifier; 0 when it does not run), ``crop``, ``pose_net``, ``decode``,
+  ``message_building``}; a value is null when it could not be measured or is not used
+  (``detector`` or ``com``, by ``finder``) and ``notes`` [stage] says why;
 - ``estimator_ms``: one ``estimate`` call per frame (wall time, all stages); ``estimator_fps``;
   ``estimator_internal_ms``: the estimator's own 'total' timing;
 - ``pipeline_ms``: image_conversion + estimator_ms + message_building (what the node computes);
 - ``node``: {``status``: ok | skipped | failed, ``reason``, and when ok ``end_to_end_ms``,
   ``end_to_end_p90_ms``, ``frames``, ``lost``, ``ratio`` (end_to_end_ms / estimator_ms),
   ``domain_id``, ``parameters``, ``parameters_not_declared``};
+- ``hands`` (benchmark/hands.py): {``status``: ok | skipped, ``reason``, and when ok ``camera``,
+  ``scene``, ``frame_size`` [W, H], ``pinned`` (how the hand count is fixed), ``rows``: per
+  hand count (1, 2) {``hands``, ``estimated_hands`` (mean per frame), ``frames``,
+  ``stages_ms`` (``detector``, ``localizer``, ``side``, ``crop``, ``pose_net``, ``decode``,
+  ``image_conversion``, ``message_building``: all per frame, all its hands), ``estimator_ms``,
+  ``estimator_fps``, ``pipeline_ms`` (estimator + conversions)}};
+- ``goals``: {name: {``limit``, ``value``, ``met``}} for GOALS (value and met null when not
+  measured): ``one_hand_pipeline_ms`` (the 1-hand row) and ``node_ratio``;
 - with ``--compare``: ``variants``: a list of {``name``, ``precision``, ``backend``,
   ``optimize``, ``startup_s``, ``stages_ms``, ``estimator_ms``, ``estimator_fps``} or
   {``name``, ``skipped``: reason}.
@@ -34,11 +45,16 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from .dds import measure_node
+from .hands import pin_hands, time_hands
 from .models import build_estimator, model_files, network_stats
-from .stages import bench_frames, STAGES, time_conversions, time_estimator
+from .stages import bench_frames, FINDER_STAGES, STAGES, time_conversions, time_estimator
+from ..core.detection import detector_input, sample_frames
 from ..core.precision import cpu_flags, native_bf16
 
 SPEED_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+# Speed goals (issue 11), checked here, never in timed tests: one hand through the whole
+# pipeline at 30 fps on 2 cores, and the node end to end within 1.15x the estimator.
+GOALS = {'one_hand_pipeline_ms': 1e3 / 30, 'node_ratio': 1.15}
 # --compare: (name, estimator keyword arguments)
 VARIANTS: Tuple[Tuple[str, Dict[str, str]], ...] = (
     ('fp32 eager NCHW', {'precision': 'fp32', 'backend': 'torch', 'optimize': 'none'}),
@@ -60,6 +76,7 @@ class BenchOptions:
 
     model: str = 'default'
     localizer: Optional[str] = 'default'
+    detector: Optional[str] = 'default'
     device: str = 'cpu'
     precision: str = 'auto'
     backend: str = 'auto'
@@ -87,11 +104,14 @@ def _cpu() -> dict:
 
 
 def _measure(opts: BenchOptions, frames, intr, **runtime) -> dict:
-    """Build one estimator and time it; the estimator is returned under '_est'."""
+    """Build one estimator (pinned to one hand with the learned detector) and time it; the
+    estimator is returned under '_est'."""
     t0 = time.perf_counter()
-    est = build_estimator(opts.model, opts.localizer, device=opts.device,
+    est = build_estimator(opts.model, opts.localizer, opts.detector, device=opts.device,
                           threads=opts.threads, **runtime)
     startup = time.perf_counter() - t0
+    if est.detector == 'learned':
+        pin_hands(est, 1)
     timed = time_estimator(est, frames, intr, opts.warmup, opts.runs)
     return {'precision': est.precision, 'backend': est.backend,
             'optimize': est.runtime.optimize, 'startup_s': startup, **timed,
@@ -111,11 +131,18 @@ def run_bench(opts: BenchOptions) -> dict:
     for key in ('image_conversion', 'message_building'):
         if stages[key] is None:
             notes.setdefault(key, notes.get(key, 'not measured'))
+    for key in FINDER_STAGES:
+        if stages[key] is None:
+            notes[key] = f'not used: hands are found by detector {est.detector!r}'
+    if not stages['side']:
+        notes['side'] = 'not run: no left/right classifier, or the handedness is declared'
     nets = {'pose': network_stats(est.model),
-            'localizer': network_stats(est.localizer) if est.localizer is not None else None}
+            'localizer': network_stats(est.localizer) if est.localizer is not None else None,
+            'detector': _detector_stats(est, frames[0], intr)}
     report = {
         'model': opts.model, 'model_files': None, 'networks': nets,
         'gflops': sum(n['gflops'] for n in nets.values() if n),
+        'finder': est.detector,
         'device': str(est.device), 'threads': torch.get_num_threads(), 'cpu': _cpu(),
         **{k: main[k] for k in ('precision', 'backend', 'optimize', 'startup_s')},
         'frames_source': source, **{k: main[k] for k in ('frames', 'runs', 'warmup')},
@@ -127,18 +154,48 @@ def run_bench(opts: BenchOptions) -> dict:
     }
     with tempfile.TemporaryDirectory(prefix='hand_pose_bench_models_') as tmp:
         pose_path, loc_path = model_files(est, Path(tmp))
-        report['model_files'] = {'pose': str(pose_path) if est.model_path else None,
-                                 'localizer': str(loc_path) if est.localizer_path else None}
+        det_path = getattr(est, 'detector_path', None)
+        report['model_files'] = {'pose': str(est.model_path) if est.model_path else None,
+                                 'localizer': str(loc_path) if est.localizer_path else None,
+                                 'detector': str(det_path) if det_path else None}
         if opts.node:
-            settings = {'precision': opts.precision, 'threads': str(report['threads'])}
-            node = measure_node(pose_path, loc_path, frames, intr, settings,
+            node = measure_node(pose_path, loc_path, frames, intr,
+                                _node_settings(est, opts.precision, report['threads']),
                                 runs=opts.node_frames)
             if node.get('status') == 'ok':
                 node['ratio'] = node['end_to_end_ms'] / report['estimator_ms']
             report['node'] = node
+    report['hands'] = time_hands(est, opts.frames, opts.warmup, opts.runs)
+    report['goals'] = _goals(report)
     if opts.compare:
         report['variants'] = _variants(opts, frames, intr)
     return report
+
+
+def _detector_stats(est, frame, intr) -> Optional[dict]:
+    """network_stats of the estimator's detector on the input it makes of ``frame``."""
+    det = est.hand_detector
+    if det is None:
+        return None
+    small = sample_frames(torch.from_numpy(frame[None]), intr, det.config)[0]
+    return network_stats(det, detector_input(small, det.config))
+
+
+def _node_settings(est, precision: str, threads: int) -> Dict[str, str]:
+    """Node parameters that make the node run as the timed estimator does."""
+    return {'precision': precision, 'threads': str(threads), 'detector': est.detector,
+            'handedness': est.handedness, 'max_hands': str(est.max_hands),
+            'detection_threshold': str(est.detection_threshold)}
+
+
+def _goals(r: dict) -> Dict[str, dict]:
+    """GOALS with the measured values: {name: {limit, value, met}} (null when not measured)."""
+    one = next((row['pipeline_ms'] for row in r['hands'].get('rows', ())
+                if row['hands'] == 1), None)
+    values = {'one_hand_pipeline_ms': one, 'node_ratio': r['node'].get('ratio')}
+    return {k: {'limit': limit, 'value': values[k],
+                'met': None if values[k] is None else values[k] <= limit}
+            for k, limit in GOALS.items()}
 
 
 def _variants(opts: BenchOptions, frames, intr) -> List[dict]:
@@ -157,12 +214,17 @@ def _variants(opts: BenchOptions, frames, intr) -> List[dict]:
     return rows
 
 
+def _input_text(size) -> str:
+    """'128x128' for a crop edge, 'HxW' for the detector's [H, W]."""
+    return 'x'.join(str(v) for v in size) if isinstance(size, list) else f'{size}x{size}'
+
+
 def format_text(r: dict) -> str:
     """The report as aligned text lines."""
     nets = r['networks']
     lines = [f"model {r['model']}: " + '; '.join(
         f"{k} {v['gflops']:.2f} GFLOP, {v['params'] / 1e6:.2f} M parameters "
-        f"({v['input_size']}x{v['input_size']} input)" for k, v in nets.items() if v),
+        f"({_input_text(v['input_size'])} input)" for k, v in nets.items() if v),
         f"cpu {r['cpu']['name'] or '?'} ({', '.join(r['cpu']['flags']) or 'no listed flags'}); "
         f"device {r['device']}, {r['threads']} threads",
         f"runtime: precision {r['precision']}, backend {r['backend']}, optimize "
@@ -181,6 +243,7 @@ def format_text(r: dict) -> str:
                      f"{node['frames']} frames, {node['lost']} lost)")
     else:
         lines.append(f"node end to end      {node['status']}: {node['reason']}")
+    lines += _hands_text(r['hands']) + _goals_text(r['goals'])
     for row in r.get('variants', []):
         if 'skipped' in row:
             lines.append(f"{row['name']:<22} skipped: {row['skipped']}")
@@ -191,3 +254,34 @@ def format_text(r: dict) -> str:
                          f"{row['stages_ms']['localizer']:6.2f}  start-up "
                          f"{row['startup_s']:.1f} s")
     return '\n'.join(lines)
+
+
+HANDS_COLUMNS = ('detector', 'localizer', 'side', 'crop', 'pose_net', 'decode',
+                 'image_conversion', 'message_building')
+
+
+def _hands_text(h: dict) -> List[str]:
+    """The rows of the 1- and 2-hand frames as text lines."""
+    if h['status'] != 'ok':
+        return ['', f"hands per frame      {h['status']}: {h['reason']}"]
+    width, height = h['frame_size']
+    lines = ['', f"hands per frame: {h['camera']} {width}x{height} {h['scene']} scenes, "
+             f"{h['pinned']}; ms (median)",
+             'hands  ' + ' '.join(f'{k[:10]:>10}' for k in HANDS_COLUMNS)
+             + '  estimator   pipeline    fps']
+    for row in h['rows']:
+        cells = ' '.join('         -' if row['stages_ms'].get(k) is None
+                         else f"{row['stages_ms'][k]:10.2f}" for k in HANDS_COLUMNS)
+        lines.append(f"{row['hands']:<5}  {cells} {row['estimator_ms']:10.2f} "
+                     f"{row['pipeline_ms']:10.2f} {1e3 / row['pipeline_ms']:6.1f}"
+                     + (f"  ({row['estimated_hands']:.2f} hands estimated)"
+                        if row['estimated_hands'] != row['hands'] else ''))
+    return lines
+
+
+def _goals_text(goals: Dict[str, dict]) -> List[str]:
+    """One line per speed goal: limit, value, met."""
+    words = {True: 'met', False: 'MISSED', None: 'not measured'}
+    return [''] + [f"goal {k:<21} <= {g['limit']:.2f}: "
+                   + ('-' if g['value'] is None else f"{g['value']:.2f}")
+                   + f" ({words[g['met']]})" for k, g in goals.items()]

@@ -9,7 +9,10 @@ from ..core.camera import Intrinsics
 from ..core.estimator import HandPoseEstimator
 from ..core.specs import dataset_spec
 
-ESTIMATOR_STAGES = ('com', 'localizer', 'crop', 'pose_net', 'decode')
+# How hands are found: the learned detector's stage, or the nearest blob's centre of mass.
+FINDER_STAGES = ('detector', 'com')
+# 'side': the left/right classifier on the crops (0 when it does not run).
+ESTIMATOR_STAGES = FINDER_STAGES + ('localizer', 'side', 'crop', 'pose_net', 'decode')
 STAGES = ('image_conversion',) + ESTIMATOR_STAGES + ('message_building',)
 
 
@@ -56,29 +59,33 @@ def median_ms(fn: Callable[[], object], warmup: int, runs: int) -> float:
 
 def time_estimator(est: HandPoseEstimator, frames: List[np.ndarray], intr: Intrinsics,
                    warmup: int = 2, runs: int = 5) -> dict:
-    """Per-stage medians (ms) over frames x runs and the whole ``estimate`` call per frame.
+    """Per-stage medians (ms) over frames x runs, the whole call per frame (all its hands) and
+    ``hands``, the mean number of hands estimated per frame.
 
-    Frames without a found hand are left out (their stages would be missing).
+    Frames without a found hand are left out (their stages would be missing); the finder
+    stage the estimator does not use (FINDER_STAGES) is None.
     """
-    found = [f for f in frames if est.estimate(f, intr) is not None]
+    found = [f for f in frames if est.estimate_hands(f, intr)]
     if not found:
         raise RuntimeError(f'the estimator found no hand in any of the {len(frames)} frames')
     for _ in range(warmup):
         for f in found:
-            est.estimate(f, intr)
-    per_stage: Dict[str, List[float]] = {k: [] for k in ESTIMATOR_STAGES + ('total',)}
-    wall = []
+            est.estimate_hands(f, intr)
+    per_stage: Dict[str, List[float]] = {}
+    wall, counts = [], []
     for _ in range(runs):
         for f in found:
             t0 = time.perf_counter()
-            pose = est.estimate(f, intr)
+            hands = est.estimate_hands(f, intr)
             wall.append((time.perf_counter() - t0) * 1e3)
-            for k in per_stage:
-                per_stage[k].append(pose.timings[k])
-    return {'stages_ms': {k: statistics.median(v) for k, v in per_stage.items()
-                          if k != 'total'},
+            counts.append(len(hands))
+            for k, v in (hands[0].timings if hands else {}).items():
+                per_stage.setdefault(k, []).append(v)
+    return {'stages_ms': {k: statistics.median(per_stage[k]) if k in per_stage else None
+                          for k in ESTIMATOR_STAGES},
             'estimator_ms': statistics.median(wall),
             'estimator_internal_ms': statistics.median(per_stage['total']),
+            'hands': statistics.mean(counts),
             'frames': len(found), 'runs': runs, 'warmup': warmup}
 
 
@@ -101,8 +108,8 @@ def time_conversions(est: HandPoseEstimator, frames: List[np.ndarray], intr: Int
     """Medians (ms) of the node's per-frame conversions: ({stage: ms or None}, {stage: why}).
 
     image_conversion: ``conversions.depth_frame`` (validated Image + CameraInfo -> mm);
-    message_building: the messages the node builds per frame (PoseArray, PointCloud2 and,
-    when importable, the MarkerArray skeleton).
+    message_building: the messages the node builds per frame with a hand, for every hand
+    found (PoseArray, PointCloud2 and, when importable, the MarkerArray skeleton).
     """
     mods, reason = _conversions()
     if mods is None:
@@ -112,7 +119,8 @@ def time_conversions(est: HandPoseEstimator, frames: List[np.ndarray], intr: Int
     header = header_cls(frame_id='bench_depth')
     images = [conv.depth_image(f, header) for f in frames]
     info = conv.camera_info(intr, header)
-    poses = [p for p in (est.estimate(f, intr) for f in frames) if p is not None]
+    per_frame = [hands for hands in (est.estimate_hands(f, intr) for f in frames) if hands]
+    poses = [p for hands in per_frame for p in hands]
     n = max(1, len(images))
     image_ms = median_ms(lambda: [conv.depth_frame(m, info) for m in images], warmup, runs) / n
 
@@ -122,7 +130,7 @@ def time_conversions(est: HandPoseEstimator, frames: List[np.ndarray], intr: Int
             conv.point_cloud(p.xyz, p.confidence, header)
             if markers is not None:
                 markers.skeleton_markers(p.xyz, est.joint_set, header)
-    message_ms = (median_ms(build, warmup, runs) / len(poses)) if poses else None
+    message_ms = (median_ms(build, warmup, runs) / len(per_frame)) if poses else None
     why = {} if markers is not None else {
         'message_building': 'markers not importable: PoseArray + PointCloud2 only'}
     return {'image_conversion': image_ms, 'message_building': message_ms}, why

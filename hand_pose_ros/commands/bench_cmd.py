@@ -1,13 +1,17 @@
-"""`hand-pose bench`: per-stage latency, FLOPs and parameters, and the node over DDS.
+"""`hand-pose bench`: per-stage latency, FLOPs and parameters, the whole pipeline with 1 and 2
+hands (learned detector), and the node over DDS.
 
-Speed goals live here (and in the README table), never in timed tests. The JSON keys are
-documented in hand_pose_ros/benchmark/report.py.
+Speed goals live in benchmark/report.py GOALS (and the README table), never in timed tests.
+The JSON keys are documented in hand_pose_ros/benchmark/report.py.
 """
 import argparse
 import json
 import sys
 
-HELP = 'time each stage of the estimator and the ROS node end to end (text or --json)'
+from .export_cmd import DETECTOR_HELP
+
+HELP = ('time each stage of the estimator (hand detector included), the pipeline with 1 and 2 '
+        'hands and the ROS node end to end (text or --json)')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(random weights of config/models/NAME.yaml, e.g. paper-random)")
     parser.add_argument('--localizer', default='default',
                         help="'default' (the model's own), 'none', a name or a path")
+    parser.add_argument('--detector', default='default', help=DETECTOR_HELP)
     parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'bf16', 'int8'),
                         help='auto: bf16 on CPUs with native bf16, else fp32')
     parser.add_argument('--backend', default='auto', choices=('auto', 'torch', 'onnxruntime'),
@@ -27,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='graph optimisation of the torch backend (auto: freeze on CPU)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch / ONNX Runtime threads (default: torch default)')
-    parser.add_argument('--frames', type=int, default=8, help='distinct frames per run')
+    parser.add_argument('--frames', type=int, default=8,
+                        help='distinct frames per run (and per hand count)')
     parser.add_argument('--runs', type=int, default=5, help='timed runs over the frames')
     parser.add_argument('--warmup', type=int, default=2, help='untimed runs first')
     parser.add_argument('--node-frames', type=int, default=20,
@@ -48,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
               f'>= 0, found {args.frames}, {args.runs}, {args.node_frames}, {args.warmup}',
               file=sys.stderr)
         return 2
-    opts = BenchOptions(model=args.model, localizer=args.localizer, device=args.device,
-                        precision=args.precision, backend=args.backend, optimize=args.optimize,
+    opts = BenchOptions(model=args.model, localizer=args.localizer, detector=args.detector,
+                        device=args.device, precision=args.precision, backend=args.backend,
+                        optimize=args.optimize,
                         threads=args.threads, frames=args.frames, warmup=args.warmup,
                         runs=args.runs, node=not args.no_node, node_frames=args.node_frames,
                         compare=args.compare)
