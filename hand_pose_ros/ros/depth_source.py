@@ -1,14 +1,18 @@
-"""depth_source: a camera-free depth camera (synthetic animated hand, or a folder of dataset
-depth PNGs, looping) publishing depth/image + depth/camera_info and ~/ground_truth.
+"""depth_source: a camera-free depth camera (a synthetic user raising both hands, a single
+synthetic hand, or a folder of dataset depth PNGs, looping) publishing depth/image +
+depth/camera_info and the ground truth of every hand in view.
 
-Every message of one frame carries the same header (stamp at publication, ``frame_id``);
-ground truth is a PoseArray in metres in the dataset's joint order.
+Ground truth is one PoseArray per hand, in metres in the dataset's joint order, on
+``~/right/ground_truth`` and ``~/left/ground_truth`` (the side anatomically, as the node's
+``~/<side>/joints``); ``~/ground_truth`` repeats the right hand's (or, with none, the only
+hand's) for consumers of a single hand. Every message of one frame carries the same header
+(stamp at publication, ``frame_id``).
 """
 from dataclasses import dataclass
 from pathlib import Path
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from geometry_msgs.msg import PoseArray
 import numpy as np
@@ -20,38 +24,72 @@ from std_msgs.msg import Header
 from . import conversions as conv
 from .spin import run_node
 from ..core.camera import Intrinsics, uvd_to_xyz
+from ..core.handedness import SIDES
 from ..core.specs import camera_spec, dataset_spec
 
 SYNTHETIC_CAMERA = 'realsense_d435_640x480'
+TWO_HANDS_JOINT_SET = 'icvl16'   # the joint set the two-handed user's truth comes in
 
 
 @dataclass(frozen=True)
 class SourceFrame:
-    """One frame to publish: depth (mm, 0 = missing) and ground-truth joints (mm) if known."""
+    """One frame to publish: depth (mm, 0 = missing) and the ground-truth joints (J, 3) mm of
+    each hand in view by side ('right' / 'left'; empty when unknown)."""
 
     depth_mm: np.ndarray
-    xyz_mm: Optional[np.ndarray]
+    hands: Dict[str, np.ndarray]
+
+    @property
+    def xyz_mm(self) -> Optional[np.ndarray]:
+        """The joints ~/ground_truth carries: the right hand's, else the only hand's, else
+        None."""
+        if 'right' in self.hands or len(self.hands) != 1:
+            return self.hands.get('right')
+        return next(iter(self.hands.values()))
 
 
 class SyntheticSource:
-    """A smoothly animated synthetic hand (hand_pose_ros.synthetic) at D435-like intrinsics."""
+    """A synthetic scene at D435-like intrinsics: ``hands`` 2, a user facing the camera with
+    both hands raised (synthetic.user_scene; ICVL16 joints only), or 1, a single right hand
+    (synthetic.SyntheticGenerator; any joint set)."""
 
-    def __init__(self, joint_set: str = 'icvl16', seed: int = 0) -> None:
-        from ..synthetic import SyntheticGenerator  # torch renderer: only when selected
-
+    def __init__(self, joint_set: str = 'icvl16', seed: int = 0, hands: int = 2) -> None:
+        if hands not in (1, 2):
+            raise ValueError(f'hands must be 1 or 2, found {hands}')
+        if hands == 2 and joint_set != TWO_HANDS_JOINT_SET:
+            raise ValueError(f'the two-handed synthetic user has {TWO_HANDS_JOINT_SET} joints, '
+                             f'found joint_set {joint_set!r}: use hands 1 for other joint sets')
         self.intrinsics: Intrinsics = camera_spec(SYNTHETIC_CAMERA).intrinsics
-        self._gen = SyntheticGenerator(self.intrinsics, joint_set=joint_set, device='cpu',
-                                       seed=seed)
+        self.hands = hands
+        # the torch renderers are imported only when this source is selected
+        if hands == 2:
+            from ..synthetic.user_scene import UserSceneGenerator
+            self._user = UserSceneGenerator(seed=seed, full_resolution=True)
+        else:
+            from ..synthetic import SyntheticGenerator
+            self._gen = SyntheticGenerator(self.intrinsics, joint_set=joint_set, device='cpu',
+                                           seed=seed)
 
     def frame(self, t_s: float) -> SourceFrame:
-        """The hand at time ``t_s`` (seconds since start)."""
-        depth, xyz = self._gen.animate(t_s)
-        return SourceFrame(np.asarray(depth, np.float32), np.asarray(xyz, np.float64))
+        """The scene at time ``t_s`` (seconds since start)."""
+        if self.hands == 2:
+            depth, labelled = self._user.animate(t_s, camera=SYNTHETIC_CAMERA)
+            hands = {side: np.asarray(xyz, np.float64) for xyz, side in labelled}
+        else:
+            depth, xyz = self._gen.animate(t_s)
+            hands = {'right': np.asarray(xyz, np.float64)}
+        return SourceFrame(np.asarray(depth, np.float32), hands)
+
+
+def truth_topic(side: str) -> str:
+    """Relative name (below the node) of one side's ground-truth topic: '<side>/ground_truth'."""
+    return f'{side}/ground_truth'
 
 
 class FolderSource:
-    """An ICVL or NYU folder, looping: labelled frames through the training dataset readers,
-    or, where the folder has no labels, every depth PNG under it (no ground truth)."""
+    """An ICVL or NYU folder, looping: labelled frames through the training dataset readers
+    (one hand, of the dataset's side), or, where the folder has no labels, every depth PNG
+    under it (no ground truth)."""
 
     def __init__(self, folder: str, dataset: str, split: str = 'test') -> None:
         from ..training import datasets  # torch Dataset classes: only when selected
@@ -61,7 +99,7 @@ class FolderSource:
                    'nyu': (datasets.NYUDataset, datasets.read_nyu_depth)}
         if dataset not in readers:
             raise ValueError(f"dataset must be one of {sorted(readers)}, found {dataset!r}")
-        self.intrinsics = spec.intrinsics
+        self.intrinsics, self.side = spec.intrinsics, spec.handedness
         dataset_cls, self._read_depth = readers[dataset]
         self._index = 0
         self._paths: List[Path] = []
@@ -82,10 +120,10 @@ class FolderSource:
         i, self._index = self._index, self._index + 1
         if self._dataset is not None:
             sample = self._dataset[i % len(self._dataset)]
-            return SourceFrame(sample.depth_mm, uvd_to_xyz(
-                sample.uvd.astype(np.float64), sample.intrinsics))
+            return SourceFrame(sample.depth_mm, {self.side: uvd_to_xyz(
+                sample.uvd.astype(np.float64), sample.intrinsics)})
         path = self._paths[i % len(self._paths)]
-        return SourceFrame(self._read_depth(path, self.intrinsics), None)
+        return SourceFrame(self._read_depth(path, self.intrinsics), {})
 
 
 class DepthSource(Node):
@@ -98,7 +136,7 @@ class DepthSource(Node):
         if self._encoding not in ('16UC1', '32FC1'):
             raise ValueError(f"encoding must be '16UC1' or '32FC1', found {self._encoding!r}")
         if p['source'] == 'synthetic':
-            self.source = SyntheticSource(p['joint_set'], p['seed'])
+            self.source = SyntheticSource(p['joint_set'], p['seed'], p['hands'])
         elif p['source'] == 'folder':
             self.source = FolderSource(p['folder'], p['dataset'], p['split'])
             self.get_logger().info(f"{p['folder']}: {self.source.note}")
@@ -108,6 +146,8 @@ class DepthSource(Node):
         self.pub_image = self.create_publisher(Image, 'depth/image', qos)
         self.pub_info = self.create_publisher(CameraInfo, 'depth/camera_info', qos)
         self.pub_truth = self.create_publisher(PoseArray, '~/ground_truth', 10)
+        self.pub_side_truth = {side: self.create_publisher(PoseArray, '~/' + truth_topic(side), 10)
+                               for side in SIDES}
         self._t0 = time.monotonic()
         self._rate_hz, self._loop_frames = p['rate_hz'], p['loop_frames']
         self._cache: List[SourceFrame] = []
@@ -120,7 +160,9 @@ class DepthSource(Node):
     def _declare(self) -> dict:
         """Declare the parameters (with descriptors) and return their values."""
         specs: List[Tuple[str, object, str]] = [
-            ('source', 'synthetic', "'synthetic' (animated hand) or 'folder' (dataset PNGs)"),
+            ('source', 'synthetic', "'synthetic' (animated user) or 'folder' (dataset PNGs)"),
+            ('hands', 2, 'hands of the synthetic source: 2 = a user raising both hands '
+             '(icvl16 only), 1 = a single right hand (any joint set)'),
             ('folder', '', 'folder of depth PNGs (source=folder)'),
             ('dataset', 'icvl', "format and intrinsics of the folder: 'icvl' or 'nyu'"),
             ('split', 'test', "labels of the folder: 'train', 'test' or an ICVL labels file"),
@@ -139,6 +181,8 @@ class DepthSource(Node):
             desc = ParameterDescriptor(description=text, read_only=True)
             if name == 'rate_hz':
                 desc.floating_point_range = [FloatingPointRange(from_value=0.1, to_value=1000.0)]
+            if name == 'hands':
+                desc.integer_range = [IntegerRange(from_value=1, to_value=2, step=1)]
             if name == 'loop_frames':
                 desc.integer_range = [IntegerRange(from_value=0, to_value=600, step=1)]
             values[name] = self.declare_parameter(name, default, desc).value
@@ -163,6 +207,8 @@ class DepthSource(Node):
         self.pub_image.publish(conv.depth_image(frame.depth_mm, header, self._encoding))
         if frame.xyz_mm is not None:
             self.pub_truth.publish(conv.pose_array(frame.xyz_mm, header))
+        for side, xyz_mm in frame.hands.items():
+            self.pub_side_truth[side].publish(conv.pose_array(xyz_mm, header))
         self.frames += 1
 
 

@@ -1,7 +1,8 @@
-"""depth_source over real DDS: synthetic frames with consistent CameraInfo and ground truth;
-a labelled ICVL folder; and the node answering it end to end (joints matched to the ground
-truth by stamp; with the shipped model, every finger within a bound that a joint-order or
-chirality mistake exceeds)."""
+"""depth_source: the two-handed synthetic user (each hand's truth labelled with its side) and
+the single hand, in process; over real DDS, synthetic frames with consistent CameraInfo and
+per-side ground truth; a labelled ICVL folder; and the node answering it end to end (joints
+matched to the ground truth by stamp; with the shipped model, every finger within a bound that
+a joint-order or chirality mistake exceeds)."""
 from pathlib import Path
 
 import cv2
@@ -15,13 +16,16 @@ from geometry_msgs.msg import PoseArray  # noqa: E402, I100, I202
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from hand_pose_ros.core.camera import uvd_to_xyz, xyz_to_uvd  # noqa: E402
+from hand_pose_ros.core.handedness import hand_side  # noqa: E402
 from hand_pose_ros.core.skeleton import FINGER_NAMES, ICVL16  # noqa: E402
 from hand_pose_ros.core.specs import camera_spec, dataset_spec  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
+from hand_pose_ros.ros.depth_source import SyntheticSource  # noqa: E402
 from test.ros.harness import stamp_ns  # noqa: E402
 
-# The shipped model on the first ACCURACY_FRAMES frames of this source's animation (t = 0..1.8 s
-# at 5 Hz, replayed, so the same frames every run), through DDS. Measured per finger (mean over
+# The shipped model on the first ACCURACY_FRAMES frames of this source's single-hand animation
+# (hands 1, where these were measured; t = 0..1.8 s at 5 Hz, replayed, so the same frames
+# every run), through DDS. Measured per finger (mean over
 # the frames and the finger's joints, mm): palm 4.3, thumb 5.8, index 6.6, middle 5.8, ring 4.5,
 # little 7.1 (whole hand 5.8; every frame 3.5-7.0). The same predictions with a joint-order or
 # chirality mistake put at least one finger far above that: index<->middle 27.6 (index),
@@ -40,14 +44,53 @@ def by_stamp(inbox) -> dict:
     return {stamp_ns(m.header): m for m in inbox.messages}
 
 
+def surface_mm(depth_mm: np.ndarray, u: float, v: float) -> float:
+    """Median valid depth in a 7x7 window around pixel (u, v)."""
+    window = depth_mm[int(v) - 3:int(v) + 4, int(u) - 3:int(u) + 4]
+    return float(np.median(window[window > 0]))
+
+
+@pytest.mark.parametrize('t_s', [0.0, 1.7])
+def test_synthetic_user_shows_both_hands_with_their_sides(t_s):
+    """Two hands, each truth labelled with its anatomical side (a swapped label fails the
+    chirality check), the user's right hand on the image's left (the user faces the camera),
+    each rendered where its truth is; ~/ground_truth keeps the right hand."""
+    source = SyntheticSource()
+    frame = source.frame(t_s)
+    intr = source.intrinsics
+    assert frame.depth_mm.shape == (intr.height, intr.width)
+    assert sorted(frame.hands) == ['left', 'right']
+    for side, xyz_mm in frame.hands.items():
+        assert xyz_mm.shape == (16, 3)
+        assert hand_side(xyz_mm, ICVL16) == side
+        u, v, d = xyz_to_uvd(xyz_mm[0], intr)        # the palm joint
+        assert d - 60 < surface_mm(frame.depth_mm, u, v) <= d + 5, side
+    u_right = xyz_to_uvd(frame.hands['right'], intr)[:, 0]
+    u_left = xyz_to_uvd(frame.hands['left'], intr)[:, 0]
+    assert u_right.max() < intr.width / 2 < u_left.min()
+    assert frame.xyz_mm is frame.hands['right']
+
+
+def test_synthetic_single_hand_on_request():
+    frame = SyntheticSource(hands=1).frame(0.5)
+    assert list(frame.hands) == ['right'] and frame.xyz_mm is frame.hands['right']
+    assert hand_side(frame.xyz_mm, ICVL16) == 'right'
+    with pytest.raises(ValueError, match='hands 1'):
+        SyntheticSource('nyu14', hands=2)
+    with pytest.raises(ValueError, match='hands must be 1 or 2'):
+        SyntheticSource(hands=3)
+
+
 @pytest.fixture(scope='module')
 def synthetic(probe, start_node):
-    """A synthetic depth_source (reliable QoS) and inboxes for its three topics."""
+    """A synthetic depth_source (reliable QoS) and inboxes for its five topics."""
     proc = start_node('hand_pose_ros.ros.depth_source', {'reliable': True, 'rate_hz': 5.0},
                       'depth_source')
     inboxes = {'image': probe.subscribe(Image, '/depth/image'),
                'info': probe.subscribe(CameraInfo, '/depth/camera_info'),
-               'truth': probe.subscribe(PoseArray, '/depth_source/ground_truth')}
+               'truth': probe.subscribe(PoseArray, '/depth_source/ground_truth'),
+               'right': probe.subscribe(PoseArray, '/depth_source/right/ground_truth'),
+               'left': probe.subscribe(PoseArray, '/depth_source/left/ground_truth')}
     return proc, inboxes
 
 
@@ -65,12 +108,19 @@ def test_synthetic_frames_are_consistent(synthetic):
     assert image.header.frame_id == truth.header.frame_id == 'camera_depth_optical_frame'
     xyz_mm = conv.xyz_mm_from_pose_array(truth)
     assert xyz_mm.shape == (16, 3) and 150 < xyz_mm[:, 2].min() < xyz_mm[:, 2].max() < 1500
-    # the rendered surface lies just in front of the palm joint
+    # each side's truth with the frame's stamp: ~/ground_truth is the right hand's
+    assert inbox['left'].wait_for(lambda m: key in by_stamp(inbox['left']))
+    assert inbox['right'].wait_for(lambda m: key in by_stamp(inbox['right']))
+    sides = {side: conv.xyz_mm_from_pose_array(by_stamp(inbox[side])[key])
+             for side in ('right', 'left')}
+    np.testing.assert_allclose(sides['right'], xyz_mm, atol=1e-6)
+    # the rendered surface lies just in front of each palm joint; the right hand on the left
     depth = conv.depth_frame(image, info).depth_mm
-    u, v, d = xyz_to_uvd(xyz_mm[0], intr)
-    window = depth[int(v) - 3:int(v) + 4, int(u) - 3:int(u) + 4]
-    surface = np.median(window[window > 0])
-    assert d - 60 < surface <= d + 5, (surface, d)
+    for side, joints_mm in sides.items():
+        assert hand_side(joints_mm, ICVL16) == side
+        u, v, d = xyz_to_uvd(joints_mm[0], intr)
+        assert d - 60 < surface_mm(depth, u, v) <= d + 5, (side, d)
+    assert xyz_to_uvd(sides['right'][0], intr)[0] < xyz_to_uvd(sides['left'][0], intr)[0]
 
 
 def test_node_answers_the_source_by_stamp(synthetic, start_node, probe, tiny_model):
@@ -111,7 +161,7 @@ def test_shipped_model_accuracy_on_the_synthetic_source(start_node, probe):
     model = shipped_model()
     ns = ['-r', '__ns:=/accuracy']
     start_node('hand_pose_ros.ros.depth_source', {
-        'reliable': True, 'rate_hz': 5.0, 'loop_frames': ACCURACY_FRAMES},
+        'reliable': True, 'rate_hz': 5.0, 'loop_frames': ACCURACY_FRAMES, 'hands': 1},
         'depth_source_accuracy', ns)
     proc = start_node('hand_pose_ros.ros.node', {
         'model': model, 'reliable_input': True, 'min_confidence': 0.0, 'device': 'cpu'},
@@ -172,7 +222,13 @@ def test_folder_source_publishes_labelled_frames(tmp_path, start_node, probe):
         'split': 'labels.txt', 'reliable': True, 'rate_hz': 20.0, 'frame_id': 'icvl_cam'},
         'depth_source_folder', ['-r', '__node:=folder_source', '-r', '__ns:=/folder'])
     truth = probe.subscribe(PoseArray, '/folder/folder_source/ground_truth')
+    # ICVL hands are left hands: the same truth on the left side's topic
+    left = probe.subscribe(PoseArray, '/folder/folder_source/left/ground_truth')
     assert truth.wait_count(4), proc.output()
+    assert left.wait_for(lambda _: stamp_ns(truth.messages[0].header) in by_stamp(left))
+    np.testing.assert_allclose(
+        conv.xyz_mm_from_pose_array(by_stamp(left)[stamp_ns(truth.messages[0].header)]),
+        conv.xyz_mm_from_pose_array(truth.messages[0]), atol=1e-6)
     assert all(m.header.frame_id == 'icvl_cam' for m in truth.messages)
     intr = dataset_spec('icvl').intrinsics
     got = [conv.xyz_mm_from_pose_array(m) for m in truth.messages]
