@@ -1,6 +1,7 @@
-"""The camera-free demo: depth_source and hand_pose_node as separate processes talking over real
-DDS (a private ROS_DOMAIN_ID, localhost discovery), a listener scoring the joints against the
-source's ground truth; one line per second, snapshots and a summary in the output folder.
+"""The camera-free demo: depth_source (a synthetic user raising both hands) and hand_pose_node
+as separate processes talking over real DDS (a private ROS_DOMAIN_ID, localhost discovery), a
+listener scoring each side's joints (~/right/joints, ~/left/joints) against the source's ground
+truth of that hand; one line per second, snapshots and a summary in the output folder.
 Children are always stopped (try/finally), also on Ctrl-C or SIGTERM."""
 from dataclasses import dataclass
 import math
@@ -16,12 +17,14 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .demo_scores import MatchedHand, scores, status_text
 from ..core.checkpoint import CheckpointError
 from ..core.skeleton import get_joint_set, JointSet
 
 STARTUP_TIMEOUT_S = 300.0   # first joints: model load + DDS discovery on a slow box
 STOP_TIMEOUT_S = 5.0
 LOOP_S = 4.0             # seconds of animation depth_source renders once and replays
+SETTLE_S = 0.2           # a snapshot shows a frame received this long ago: all its hands are in
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,25 @@ def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
 
 
 def demo_hand_parameters(model: str) -> Dict[str, str]:
-    """The node's hand-finding parameters: its defaults (sides from the learned detector) where
-    a detector network comes with ``model``, else the nearest hand taken for a right hand
-    (depth_source draws right hands)."""
+    """The node's hand-finding parameters: its defaults (both hands, sides from the learned
+    networks) where a detector network comes with ``model``, else the nearest hand taken for
+    a right hand (one hand per frame)."""
     from ..core.resources import resolve_detector_file
 
     if resolve_detector_file(model) is not None:
         return {}
     return {'handedness': 'right', 'detector': 'nearest'}
+
+
+def source_hands(joint_set: JointSet) -> Tuple[int, str]:
+    """(hands depth_source draws, note): the two-handed user where the model's joint set is
+    the one its truth comes in, else a single right hand, with a note saying so."""
+    from .depth_source import TWO_HANDS_JOINT_SET
+
+    if joint_set.name == TWO_HANDS_JOINT_SET:
+        return 2, ''
+    return 1, (f'the two-handed synthetic user has {TWO_HANDS_JOINT_SET} joints and this model '
+               f'{joint_set.name}: depth_source draws a single right hand')
 
 
 class Interrupted(Exception):
@@ -184,6 +198,7 @@ class DemoRun:
         self.children = Children(env, self.out / 'logs')
         self.context = self.listener = self.executor = None
         self.pngs: List[str] = []
+        self.notes: List[str] = []
         self.frames_in_start = 0
         self.elapsed_s = config.seconds
 
@@ -196,14 +211,21 @@ class DemoRun:
             self._start(model)
             if not self._wait_first_joints() or not self._measure():
                 return 1
-        from .demo_report import write_summary
+        from .demo_report import hand_lines, write_summary
 
         summary = self._summary(model, note)
         write_summary(self.out, summary)
-        self.say(f"mean error {summary['error_mm']['mean']} mm, latency p50 "
-                 f"{summary['latency_ms']['p50']} ms; wrote {self.out / 'summary.txt'}, "
-                 f"{self.out / 'summary.json'} and {len(self.pngs)} PNGs")
+        for line in hand_lines(summary):
+            self.say(line)
+        self.say(f"latency p50 {summary['latency_ms']['p50']} ms; wrote "
+                 f"{self.out / 'summary.txt'}, {self.out / 'summary.json'} and "
+                 f"{len(self.pngs)} PNGs")
         return 0
+
+    def _note(self, note: str) -> None:
+        """Print a NOTE line and keep it for the summary."""
+        self.say(f'NOTE: {note}')
+        self.notes.append(note)
 
     def _start(self, model: str) -> None:
         """The two node processes, then the in-process listener on the same domain."""
@@ -213,16 +235,21 @@ class DemoRun:
 
         from .demo_listener import DemoListener
 
+        drawn, note = source_hands(self.joint_set)
+        if note:
+            self._note(note)
         self.children.start('depth_source', 'hand_pose_ros.ros.depth_source', {
             'rate_hz': repr(float(self.config.rate_hz)), 'reliable': 'true',
-            'joint_set': self.joint_set.name,
+            'joint_set': self.joint_set.name, 'hands': str(drawn),
             # one 4 s open/close cycle rendered once, then replayed at full rate
             'loop_frames': str(min(600, int(round(self.config.rate_hz * LOOP_S))))},
             env={'OMP_NUM_THREADS': '1'})   # the renderer leaves the cores to the network
         hands = demo_hand_parameters(model)
         if hands:
-            self.say('NOTE: no hand detector network for this model: the node takes the '
-                     'nearest hand for a right hand (handedness right, detector nearest)')
+            self._note('no hand detector network for this model: the node takes the nearest '
+                       'hand for a right hand (handedness right, detector nearest), so it finds '
+                       'one hand per frame, never a left one, and calls the left hand right '
+                       'whenever that one is nearer (wrong label)')
         self.children.start('hand_pose_node', 'hand_pose_ros.ros.node', {
             'model': model, 'device': self.config.device, 'reliable_input': 'true',
             'min_confidence': '0.0', 'threads': str(max(1, (os.cpu_count() or 2) - 1)),
@@ -279,9 +306,9 @@ class DemoRun:
                 recent = listener.since(next_line - 1.0)
                 frames_in = int(listener.diagnostics.get('frames_in', 0))
                 self.say(f'{second:3d} s | input {frames_in - in_last:3d} fps | output '
-                         f'{len(recent):3d} fps | latency '
-                         f'{_fmt([m.latency_ms for m in recent])} ms | error '
-                         f'{_fmt([float(m.error_mm.mean()) for m in recent])} mm')
+                         f'{len({m.stamp_ns for m in recent}):3d} fps | latency '
+                         f'{_fmt([m.latency_ms for m in recent])} ms | '
+                         f'{status_text(recent)}')
                 in_last, next_line = frames_in, next_line + 1.0
         self.elapsed_s = time.monotonic() - t0
         return True
@@ -291,16 +318,19 @@ class DemoRun:
         from .demo_report import snapshot, write_png
 
         listener = self.listener
-        if not listener.matched or listener.intrinsics is None:
+        before_s = time.monotonic() - SETTLE_S
+        settled = [m for m in listener.since(-math.inf) if m.received_s <= before_s]
+        if not settled or listener.intrinsics is None:
             return False
-        frame = listener.matched[-1]
-        depth = listener.depth_for(frame.stamp_ns)
+        hands = listener.frame_hands(settled[-1].stamp_ns)
+        depth = listener.depth_for(settled[-1].stamp_ns)
         if depth is None:
             return False
         name = f'frame_{len(self.pngs):02d}.png'
-        write_png(self.out / name, snapshot(depth, listener.intrinsics, frame.pred_mm,
-                                            frame.truth_mm, self.joint_set,
-                                            f'error {frame.error_mm.mean():.1f} mm'))
+        write_png(self.out / name, snapshot(depth, listener.intrinsics,
+                                            [(m.side, m.pred_mm) for m in hands],
+                                            hands[0].truths_mm, self.joint_set,
+                                            snapshot_caption(hands)))
         self.pngs.append(name)
         return True
 
@@ -310,28 +340,21 @@ class DemoRun:
 
         cfg, listener, diag = self.config, self.listener, self.listener.diagnostics
         matched = listener.matched
-        errors = np.array([m.error_mm for m in matched]) if matched else np.zeros((0, 1))
         rejected = {k.split('.', 1)[1]: int(v) for k, v in diag.items()
                     if k.startswith('rejected.')}
         frames_in = int(diag.get('frames_in', 0))
         return _no_nan({
             'seconds': round(self.elapsed_s, 2), 'rate_hz': cfg.rate_hz, 'model': model,
-            'model_note': note, 'device': diag.get('device', cfg.device),
+            'model_note': note, 'notes': self.notes, 'device': diag.get('device', cfg.device),
             'ros_domain_id': self.domain, 'frames_in': frames_in,
             'frames_out': int(diag.get('frames_out', 0)),
             'dropped_frames': int(diag.get('dropped_frames', 0)), 'rejected': rejected,
             'input_fps': round((frames_in - self.frames_in_start) / self.elapsed_s, 1),
-            'output_fps': round(len(matched) / self.elapsed_s, 1),
+            'output_fps': round(len({m.stamp_ns for m in matched}) / self.elapsed_s, 1),
             'latency_ms': percentiles([m.latency_ms for m in matched]),
             'estimator_ms_p50': round(float(np.median(listener.estimator_ms)), 1)
             if listener.estimator_ms else None,
-            'error_mm': {
-                'mean': round(float(errors.mean()), 1) if len(matched) else None,
-                'median': round(float(np.median(errors.mean(1))), 1) if len(matched) else None,
-                'frames': len(matched),
-                'per_joint': {n: round(float(e), 1) for n, e in
-                              zip(self.joint_set.joint_names, errors.mean(0))}
-                if len(matched) else {}},
+            **scores(matched, self.joint_set.joint_names),
             'pngs': self.pngs,
         })
 
@@ -344,6 +367,13 @@ class DemoRun:
             self.listener.destroy_node()
         if self.context is not None and self.context.ok():
             rclpy.shutdown(context=self.context)
+
+
+def snapshot_caption(hands: List[MatchedHand]) -> str:
+    """'right 12.3 mm, left 14.0 mm' for a frame's hands ('WRONG LABEL' for a hand published
+    as the side it is not)."""
+    return ', '.join(f'{m.side} {m.error_mm.mean():.1f} mm' if m.label_ok
+                     else f'{m.side}: WRONG LABEL' for m in hands)
 
 
 def _fmt(values: List[float]) -> str:

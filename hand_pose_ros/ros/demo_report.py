@@ -1,65 +1,128 @@
-"""What the demo writes: depth snapshots with predicted and true skeletons, and a summary
-(summary.json for machines, summary.txt for people)."""
+"""What the demo writes: depth snapshots with both hands' predicted skeletons (coloured by the
+side they were published as) and true skeletons, and a summary (summary.json for machines,
+summary.txt for people)."""
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from .demo_scores import nearest_side
 from .drawing import depth_to_bgr, draw_skeleton
 from ..core.camera import Intrinsics, xyz_to_uvd
+from ..core.handedness import SIDES
 from ..core.skeleton import JointSet
 
-TRUTH_BGR = (80, 220, 80)        # green
-PREDICTION_BGR = (60, 60, 240)   # red
+TRUTH_BGR = (80, 220, 80)                                 # green
+SIDE_BGR = {'right': (60, 60, 240), 'left': (240, 140, 40)}   # predictions by label: red, blue
+TEXT_BGR = (255, 255, 255)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def _draw_both(bgr: np.ndarray, truth_uv: Optional[np.ndarray], pred_uv: np.ndarray,
-               joint_set: JointSet, scale: int) -> None:
-    """Ground truth (green, thicker) under the prediction (red), in place."""
-    if truth_uv is not None:
-        draw_skeleton(bgr, truth_uv, joint_set, TRUTH_BGR, 1 + scale, 2 + scale)
-    draw_skeleton(bgr, pred_uv, joint_set, PREDICTION_BGR, max(1, scale // 2), 1 + scale)
+def _put_text(bgr: np.ndarray, text: str, u_px: float, v_px: float, color) -> None:
+    """Small anti-aliased text with its baseline at (u, v), kept inside the image, in place."""
+    h, w = bgr.shape[:2]
+    width_px = cv2.getTextSize(text, FONT, 0.45, 1)[0][0]
+    u = int(np.clip(u_px, 2, max(2, w - width_px - 2)))
+    v = int(np.clip(v_px, 14, h - 4))
+    cv2.putText(bgr, text, (u, v), FONT, 0.45, color, 1, cv2.LINE_AA)
 
 
-def snapshot(depth_mm: np.ndarray, intr: Intrinsics, pred_mm: np.ndarray,
-             truth_mm: Optional[np.ndarray], joint_set: JointSet, caption: str,
-             zoom_px: int = 0) -> np.ndarray:
-    """The depth frame (grey) with the true (green) and predicted (red) skeletons projected,
-    and beside it the hand enlarged to the frame height (``zoom_px`` = 0: that height)."""
-    grey = depth_to_bgr(depth_mm, 100.0, 1500.0)
-    pred_uv = xyz_to_uvd(pred_mm, intr)[:, :2]
-    truth_uv = xyz_to_uvd(truth_mm, intr)[:, :2] if truth_mm is not None else None
-    full = grey.copy()
-    _draw_both(full, truth_uv, pred_uv, joint_set, 1)
-    # zoom: a square around every drawn joint, enlarged with nearest neighbours
-    h, w = depth_mm.shape
-    pts = pred_uv if truth_uv is None else np.concatenate([pred_uv, truth_uv])
-    pts = pts[np.isfinite(pts).all(1)]
-    side_out = zoom_px or h
+def _label_hand(bgr: np.ndarray, uv: np.ndarray, text: str, color, below: bool) -> None:
+    """Write ``text`` just above (or below) a drawn hand's joints ``uv`` (J, 2), in place."""
+    pts = uv[np.isfinite(uv).all(1)]
+    if len(pts):
+        v_px = pts[:, 1].max() + 16 if below else pts[:, 1].min() - 8
+        _put_text(bgr, text, pts[:, 0].min(), v_px, color)
+
+
+def _draw_hands(bgr: np.ndarray, truths_uv: Dict[str, np.ndarray],
+                preds_uv: Sequence[Tuple[str, np.ndarray]], joint_set: JointSet, scale: int,
+                labels: bool) -> None:
+    """True hands (green, thicker) under the predicted ones (coloured by label), each with
+    its side written beside it when ``labels``, in place."""
+    for side, uv in truths_uv.items():
+        draw_skeleton(bgr, uv, joint_set, TRUTH_BGR, 1 + scale, 2 + scale)
+        if labels:
+            _label_hand(bgr, uv, f'true {side}', TRUTH_BGR, below=True)
+    for side, uv in preds_uv:
+        draw_skeleton(bgr, uv, joint_set, SIDE_BGR[side], max(1, scale // 2), 1 + scale)
+        if labels:
+            _label_hand(bgr, uv, side, SIDE_BGR[side], below=False)
+
+
+def _zoom_window(pts_uv: np.ndarray, w: int, h: int) -> Tuple[int, int, int]:
+    """(u0, v0, side) of a square window of the image around the points (pixels)."""
+    pts = pts_uv[np.isfinite(pts_uv).all(1)]
+    if not len(pts):
+        pts = np.array([[w / 2, h / 2]])
     lo, hi = pts.min(0), pts.max(0)
-    half = max(16.0, float((hi - lo).max()) * 0.7)
+    half = min(max(16.0, float((hi - lo).max()) * 0.7), min(w, h) / 2)
     cu, cv = np.clip((lo + hi) / 2, [half, half], [w - half, h - half])
     u0, v0 = int(max(0, cu - half)), int(max(0, cv - half))
-    side = max(1, min(int(2 * half), w - u0, h - v0))
-    scale = side_out / side
-    zoom = cv2.resize(grey[v0:v0 + side, u0:u0 + side], (side_out, h),
-                      interpolation=cv2.INTER_NEAREST)
-    shift = np.array([u0, v0], np.float64)
-    scales = np.array([side_out / side, h / side])
+    return u0, v0, max(1, min(int(2 * half), w - u0, h - v0))
 
-    def to_zoom(uv: np.ndarray) -> np.ndarray:
-        return (uv - shift + 0.5) * scales - 0.5
 
-    _draw_both(zoom, None if truth_uv is None else to_zoom(truth_uv), to_zoom(pred_uv),
-               joint_set, max(1, int(round(scale))))
-    out = np.concatenate([full, zoom], axis=1)
-    for i, (text, color) in enumerate(((caption, (255, 255, 255)),
-                                       ('ground truth', TRUTH_BGR),
-                                       ('prediction', PREDICTION_BGR))):
-        cv2.putText(out, text, (8, 20 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1,
-                    cv2.LINE_AA)
+def _zoom_panel(grey: np.ndarray, truths_uv: Dict[str, np.ndarray],
+                preds_uv: Sequence[Tuple[str, np.ndarray]], joint_set: JointSet,
+                side_px: int, title: str) -> np.ndarray:
+    """A (side_px, side_px) panel: the image around these hands enlarged (nearest
+    neighbours), the hands drawn on it, ``title`` in its corner and below it every prediction
+    labelled with a side other than the true hand's."""
+    h, w = grey.shape[:2]
+    pts = np.concatenate([uv for uv in truths_uv.values()] + [uv for _, uv in preds_uv])
+    u0, v0, side = _zoom_window(pts, w, h)
+    factor = side_px / side
+    panel = cv2.resize(grey[v0:v0 + side, u0:u0 + side], (side_px, side_px),
+                       interpolation=cv2.INTER_NEAREST)
+
+    def to_panel(uv: np.ndarray) -> np.ndarray:
+        return (uv - np.array([u0, v0], np.float64) + 0.5) * factor - 0.5
+
+    _draw_hands(panel, {k: to_panel(uv) for k, uv in truths_uv.items()},
+                [(k, to_panel(uv)) for k, uv in preds_uv], joint_set,
+                max(1, int(round(factor))), labels=False)
+    _put_text(panel, title, 4, 16, TRUTH_BGR if truths_uv else TEXT_BGR)
+    wrong = [side for side, _ in preds_uv if truths_uv and side not in truths_uv]
+    for k, side in enumerate(wrong):
+        _put_text(panel, f'WRONG LABEL: {side}', 4, 34 + 18 * k, SIDE_BGR[side])
+    return panel
+
+
+def snapshot(depth_mm: np.ndarray, intr: Intrinsics, hands_mm: Sequence[Tuple[str, np.ndarray]],
+             truths_mm: Dict[str, np.ndarray], joint_set: JointSet,
+             caption: str) -> np.ndarray:
+    """The depth frame (grey) with every true hand (green, 'true <side>' below it) and every
+    published hand ((side, (J, 3) mm): red right, blue left, its label above it) projected,
+    and beside it each true hand enlarged with the predictions nearest it: one square panel
+    per true hand (right first), stacked to the frame height."""
+    grey = depth_to_bgr(depth_mm, 100.0, 1500.0)
+    h = depth_mm.shape[0]
+
+    def uv(xyz_mm: np.ndarray) -> np.ndarray:
+        return xyz_to_uvd(np.asarray(xyz_mm, np.float64), intr)[:, :2]
+
+    truths_uv = {side: uv(truths_mm[side]) for side in SIDES if side in truths_mm}
+    preds_uv = [(side, uv(xyz)) for side, xyz in hands_mm]
+    full = grey.copy()
+    _draw_hands(full, truths_uv, preds_uv, joint_set, 1, labels=True)
+    if truths_uv:
+        near = [nearest_side(xyz, truths_mm) for _, xyz in hands_mm]
+        groups = [({side: t_uv}, [p for p, n in zip(preds_uv, near) if n == side],
+                   f"user's {side} hand") for side, t_uv in truths_uv.items()]
+    else:
+        groups = [({}, preds_uv, 'prediction')]
+    side_px = h // len(groups)
+    column = np.zeros((h, side_px, 3), np.uint8)
+    for k, (t_uv, p_uv, title) in enumerate(groups):
+        column[k * side_px:(k + 1) * side_px] = _zoom_panel(grey, t_uv, p_uv, joint_set,
+                                                            side_px, title)
+    out = np.concatenate([full, column], axis=1)
+    legend = [(caption, TEXT_BGR), ('ground truth', TRUTH_BGR),
+              ('published right', SIDE_BGR['right']), ('published left', SIDE_BGR['left'])]
+    for i, (text, color) in enumerate(legend):
+        _put_text(out, text, 8, 20 + 18 * i, color)
     return out
 
 
@@ -80,6 +143,30 @@ def percentiles(values: List[float]) -> Dict[str, float]:
             'p95': round(float(np.percentile(arr, 95)), 1), 'max': round(float(arr.max()), 1)}
 
 
+def error_text(error_mm: Dict) -> str:
+    """'mean joint error 7.2 mm (median 7.1 mm)', or 'no joint error' when none found."""
+    if error_mm['mean'] is None:
+        return 'no joint error'
+    return f"mean joint error {error_mm['mean']} mm (median {error_mm['median']} mm)"
+
+
+def hand_lines(summary: Dict) -> List[str]:
+    """Per side: found in how many frames, its joint error, hands published with the wrong
+    label; then the wrong labels in all."""
+    total = summary['frames_scored']
+    lines = [f'hands, in the {total} frames with output (matched to the ground truth by stamp):']
+    for side, score in summary['hands'].items():
+        other = next(s for s in SIDES if s != side)
+        lines.append(
+            f"  {side} hand (~/{side}/joints): found in {score['found']} of {score['frames']} "
+            f"frames showing it, {error_text(score['error_mm'])}; {score['wrong_label']} of "
+            f"{score['published']} hands published as {side} were the {other} hand "
+            '(wrong label)')
+    published = sum(score['published'] for score in summary['hands'].values())
+    lines.append(f"wrong labels: {summary['wrong_label']} of {published} published hands")
+    return lines
+
+
 def summary_text(summary: Dict) -> str:
     """A human-readable summary of the run."""
     err, lat = summary['error_mm'], summary['latency_ms']
@@ -88,8 +175,9 @@ def summary_text(summary: Dict) -> str:
         f"(ROS_DOMAIN_ID={summary['ros_domain_id']})",
         f"model: {summary['model']}  device: {summary['device']}",
     ]
-    if summary.get('model_note'):
-        lines.append(f"NOTE: {summary['model_note']}")
+    for note in [summary.get('model_note')] + list(summary.get('notes', [])):
+        if note:
+            lines.append(f'NOTE: {note}')
     lines += [
         f"measured: {summary['seconds']:.1f} s with depth_source at {summary['rate_hz']:.0f} Hz: "
         f"node input {summary['input_fps']:.1f} fps, output {summary['output_fps']:.1f} fps",
@@ -97,9 +185,10 @@ def summary_text(summary: Dict) -> str:
         f"out, {summary['dropped_frames']} dropped, rejected {summary['rejected']}",
         f"latency (stamp -> listener): p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
         f"max {lat['max']} ms; estimator p50 {summary['estimator_ms_p50']} ms",
-        f"mean joint error vs ground truth: {err['mean']} mm (median {err['median']} mm, "
-        f"{err['frames']} frames)",
     ]
+    lines += hand_lines(summary)
+    lines.append(f"correctly labelled hands vs ground truth: {error_text(err)}, "
+                 f"{err['frames']} hands")
     if err.get('per_joint'):
         lines.append('per joint (mm): ' + ', '.join(
             f'{name} {value}' for name, value in err['per_joint'].items()))
