@@ -241,7 +241,7 @@ class DemoRun:
         self.children.start('depth_source', 'hand_pose_ros.ros.depth_source', {
             'rate_hz': repr(float(self.config.rate_hz)), 'reliable': 'true',
             'joint_set': self.joint_set.name, 'hands': str(drawn),
-            # one 4 s open/close cycle rendered once, then replayed at full rate
+            # one 4 s open/close cycle rendered before publishing, then replayed at full rate
             'loop_frames': str(min(600, int(round(self.config.rate_hz * LOOP_S))))},
             env={'OMP_NUM_THREADS': '1'})   # the renderer leaves the cores to the network
         hands = demo_hand_parameters(model)

@@ -148,9 +148,8 @@ class DepthSource(Node):
         self.pub_truth = self.create_publisher(PoseArray, '~/ground_truth', 10)
         self.pub_side_truth = {side: self.create_publisher(PoseArray, '~/' + truth_topic(side), 10)
                                for side in SIDES}
+        self._cache = self._render_loop(p['loop_frames'], p['rate_hz'])
         self._t0 = time.monotonic()
-        self._rate_hz, self._loop_frames = p['rate_hz'], p['loop_frames']
-        self._cache: List[SourceFrame] = []
         self.frames = 0
         self.create_timer(1.0 / p['rate_hz'], self._tick)
         intr = self.source.intrinsics
@@ -173,8 +172,8 @@ class DepthSource(Node):
             ('joint_set', 'icvl16', 'joint set of the synthetic hand and its ground truth'),
             ('seed', 0, 'random seed of the synthetic hand'),
             ('loop_frames', 0, '0 = make every frame live (animation time = wall clock); '
-             'N = keep the first N frames (time = index / rate_hz) and replay them in a loop: '
-             'full rate once cached, when rendering is slower than rate_hz (0..600)'),
+             'N = make N frames (time = index / rate_hz) before publishing and replay them in '
+             'a loop: full rate where rendering is slower than rate_hz (0..600)'),
         ]
         values = {}
         for name, default, text in specs:
@@ -188,14 +187,18 @@ class DepthSource(Node):
             values[name] = self.declare_parameter(name, default, desc).value
         return values
 
+    def _render_loop(self, frames: int, rate_hz: float) -> List[SourceFrame]:
+        """The ``frames`` frames of the loop (time = index / rate_hz), made before the first
+        is published so the loop plays at full rate from the start; [] for live frames."""
+        if frames > 0:
+            self.get_logger().info(f'rendering the {frames} frames of the loop ...')
+        return [self.source.frame(k / rate_hz) for k in range(frames)]
+
     def _next_frame(self) -> SourceFrame:
-        """A live frame, or the next frame of the loop (rendered once, then replayed)."""
-        if self._loop_frames <= 0:
+        """A live frame, or the next frame of the loop."""
+        if not self._cache:
             return self.source.frame(time.monotonic() - self._t0)
-        if len(self._cache) < self._loop_frames:
-            self._cache.append(self.source.frame(len(self._cache) / self._rate_hz))
-            return self._cache[-1]
-        return self._cache[self.frames % self._loop_frames]
+        return self._cache[self.frames % len(self._cache)]
 
     def _tick(self) -> None:
         """Render or read the next frame and publish image, CameraInfo and ground truth."""

@@ -164,7 +164,10 @@ def test_shipped_model_accuracy_on_the_synthetic_source(start_node, probe):
         'reliable': True, 'rate_hz': 5.0, 'loop_frames': ACCURACY_FRAMES, 'hands': 1},
         'depth_source_accuracy', ns)
     proc = start_node('hand_pose_ros.ros.node', {
-        'model': model, 'reliable_input': True, 'min_confidence': 0.0, 'device': 'cpu'},
+        'model': model, 'reliable_input': True, 'min_confidence': 0.0, 'device': 'cpu',
+        # one right hand, found as when the bounds were measured (the node's default, the
+        # learned detector, is refused until its network ships)
+        'handedness': 'right', 'detector': 'nearest'},
         'hand_pose_node_shipped', ns)
     truth = probe.subscribe(PoseArray, '/accuracy/depth_source/ground_truth')
     joints = probe.subscribe(PoseArray, '/accuracy/hand_pose_node/joints')
