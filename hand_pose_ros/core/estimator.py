@@ -32,7 +32,7 @@ import torch
 from .camera import Intrinsics, uvd_to_xyz
 from .checkpoint import load_detector, load_localizer, load_pose_model, load_side_classifier
 from .crop import center_of_mass, crop_cube
-from .detection import decode, Detection, detector_input, sample_frames
+from .detection import decode, Detection, detector_input, sample_frames, surface_depth
 from .exported import (detector_beside, ExportedDetector, ExportedNet, is_exported,
                        load_exported, localizer_beside, onnx_bytes, to_pose_output)
 from .handedness import SIDES
@@ -354,7 +354,8 @@ class HandPoseEstimator:
         stacked = torch.from_numpy(np.stack(frames)).to(self.device)
         small, _, stride = sample_frames(stacked, intr, det.config)
         maps = self._det_run(detector_input(small, det.config))
-        return decode(maps, det.config, stride, threshold, max_hands, intr)
+        found = decode(maps, det.config, stride, threshold, max_hands, intr)
+        return [[surface_depth(f, d, intr) for d in dets] for f, dets in zip(frames, found)]
 
     def _side_at(self, frame: np.ndarray, intr: Intrinsics, center: np.ndarray) -> float:
         """The detector's left-hand probability at a frame position (handedness 'auto' with

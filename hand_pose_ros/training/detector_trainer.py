@@ -12,7 +12,7 @@ import logging
 import math
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from .trainer import _optimizer, _rng_state, _set_rng_state, git_commit, use_bf1
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.config import DetectorConfig
-from ..core.detection import decode, detector_input
+from ..core.detection import decode, detector_input, surface_depth
 from ..core.nets.detector import HandDetector
 from ..core.precision import memory_format
 from ..core.resources import find_resource
@@ -151,7 +151,9 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
         hands = found = side_ok = false = frames = 0
         for b in batches:
             maps = model(detector_input(b.depth_mm, cfg))
-            dets = decode(maps, cfg, 1, threshold, max_hands, b.intrinsics)
+            dets = [[surface_depth(f, d, b.intrinsics) for d in ds] for f, ds in
+                    zip(b.depth_mm.numpy(), decode(maps, cfg, 1, threshold, max_hands,
+                                                   b.intrinsics))]
             for i, found_i in enumerate(dets):
                 frames += 1
                 truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
@@ -177,6 +179,32 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
         out[f'val/{name}/false_per_frame'] = false / max(frames, 1)
     model.train()
     return out
+
+
+def threshold_sweep(model: HandDetector, cfg: DetectorTrainConfig,
+                    thresholds: Sequence[float]) -> Dict[float, Dict[str, float]]:
+    """evaluate_detector on the held-out validation scenes at each threshold: the data the
+    shipped detection threshold is chosen on (never the evaluation scenes or a test frame)."""
+    sets = validation_sets(cfg, model.config)
+    return {t: evaluate_detector(model, sets, t) for t in thresholds}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m hand_pose_ros.training.detector_trainer DETECTOR.pt [--config C]`: the
+    detection-threshold sweep on the validation scenes, one line per threshold."""
+    import argparse
+    from ..core.checkpoint import load_detector
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument('detector')
+    parser.add_argument('--config', default='detector_cpu')
+    parser.add_argument('--thresholds', default='0.2,0.3,0.4,0.5,0.6')
+    args = parser.parse_args(argv)
+    model = load_detector(args.detector)[0]
+    cfg = load_detector_train_config(args.config)
+    sweep = threshold_sweep(model, cfg, [float(t) for t in args.thresholds.split(',')])
+    for t, row in sweep.items():
+        print(f'threshold {t:.2f}: ' + ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items()))
+    return 0
 
 
 class SmallNetTrainer:
@@ -327,3 +355,7 @@ class DetectorTrainer(SmallNetTrainer):
         if self._val is None:
             self._val = validation_sets(self.cfg, self.det_cfg)
         return evaluate_detector(self.model, self._val, self.cfg.threshold)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

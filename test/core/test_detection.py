@@ -129,3 +129,15 @@ def test_decoded_centre_maps_back_to_a_3d_point_on_the_ray():
     assert d.left_prob == pytest.approx(float(torch.sigmoid(torch.tensor(-10.0))))
     assert uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(), KINECT)[0, 2] == \
         pytest.approx(700.0)
+
+
+def test_surface_depth_takes_the_hand_not_the_wall_behind():
+    from hand_pose_ros.core.detection import Detection, surface_depth, SURFACE_BEHIND_MM
+    frame = np.full((480, 640), 1500.0, np.float32)                    # a wall
+    frame[200:280, 280:360] = 600.0                                     # the hand, 80 px
+    det = Detection(np.array([320.0, 240.0, 690.0], np.float32), 0.9, 0.2)
+    got = surface_depth(frame, det, KINECT)
+    assert got.center_uvd[2] == pytest.approx(600.0 + SURFACE_BEHIND_MM)
+    assert got.center_uvd[0] == 320.0 and got.score == 0.9 and got.left_prob == 0.2
+    nothing = np.zeros((480, 640), np.float32)
+    assert surface_depth(nothing, det, KINECT) is det                  # no depth: unchanged
