@@ -38,7 +38,8 @@ def test_exported_joints_match_eager_within_0_01_mm(nets, icvl, tmp_path, fmt):
     pose_path = _export(nets, fmt, tmp_path)
     assert is_exported(pose_path)
     eager = HandPoseEstimator(*nets, device='cpu', precision='fp32', optimize='none')
-    exported = HandPoseEstimator.from_files(str(pose_path), device='cpu')
+    # the nearest blob, as the eager estimator: the discs below are no hands to a detector
+    exported = HandPoseEstimator.from_files(str(pose_path), device='cpu', detector_model='none')
     assert exported.localizer_path == tmp_path / f'hand_localizer{pose_path.suffix}'
     assert exported.precision == 'fp32'
     assert exported.backend == ('onnxruntime' if fmt == 'onnx' else 'torchscript')
@@ -71,7 +72,8 @@ def test_plain_variant_exports_regressed_uv(icvl, tmp_path):
     path = save_onnx(net, tmp_path / 'plain.onnx')
     frame = blob_frame(center=(170, 110), depth=450.0)
     eager = HandPoseEstimator(net, None, device='cpu', precision='fp32')
-    exported = HandPoseEstimator.from_files(str(path), None, device='cpu')
+    exported = HandPoseEstimator.from_files(str(path), None, device='cpu',
+                                            detector_model='none')
     a, b = eager.estimate(frame, icvl.intrinsics), exported.estimate(frame, icvl.intrinsics)
     np.testing.assert_allclose(b.xyz, a.xyz, atol=0.01)
 
@@ -94,7 +96,8 @@ def test_int8_from_an_onnx_file(nets, icvl, tmp_path):
     frames = [blob_frame(center=(150 + 9 * k, 100 + 7 * k), depth=380.0 + 60 * k)
               for k in range(4)]
     est = HandPoseEstimator.from_files(str(pose_path), device='cpu', precision='int8',
-                                       calibration=(frames, icvl.intrinsics))
+                                       calibration=(frames, icvl.intrinsics),
+                                       detector_model='none')
     assert (est.precision, est.backend) == ('int8', 'onnxruntime')
     assert est.localizer_runtime.precision == 'fp32'
     assert est.estimate(frames[0], icvl.intrinsics).xyz.shape == (16, 3)
