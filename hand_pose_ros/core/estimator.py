@@ -196,7 +196,7 @@ class HandPoseEstimator:
         for net in (hand_detector, side_classifier):
             if net is not None:
                 net.to(self.device).eval()
-        self._det_run = fast_detector(hand_detector, self.device)
+        self._det_run = None           # built at the first detection (fast_detector)
         self._lock = threading.Lock()
         self.near_mm, self.far_mm = 0.0, 0.0
         self.cube_mm, self.localizer_passes = self.config.cube_mm, 1
@@ -352,6 +352,8 @@ class HandPoseEstimator:
                threshold: float, max_hands: int) -> List[List[Detection]]:
         """The learned detector on frames (mm): per frame, detections highest score first."""
         det = self.hand_detector
+        if self._det_run is None:      # not before: a 'nearest' estimator never exports it
+            self._det_run = fast_detector(det, self.device)
         stacked = torch.from_numpy(np.stack(frames)).to(self.device)
         small, _, stride = sample_frames(stacked, intr, det.config)
         maps = self._det_run(detector_input(small, det.config))
