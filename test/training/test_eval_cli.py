@@ -218,3 +218,21 @@ def test_synthetic_mode_scores_the_shipped_model_on_both_hands(capsys):
     assert rec['mean_mm'] < 35.0
     status, _, err = run_cli(capsys, '--synthetic', '0', '--dataset', 'icvl')
     assert status == 2 and '--synthetic and --batch-size must be >= 1' in err
+
+
+def test_scenes_mode_reports_every_viewpoint_and_hand_free_frames(capsys):
+    """`--scenes N`: one row per viewpoint and the hand-free frames, with the counts it was
+    asked for; the nearest blob on hand-free frames finds something (a false hand)."""
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
+                             '--detector', 'nearest', '--handedness', 'right',
+                             '--precision', 'fp32')
+    assert code == 0, err
+    record = json.loads(out.strip().splitlines()[-1])
+    rows = record['scenes']
+    assert list(rows) == ['third_person', 'egocentric', 'robot', 'hand_free']
+    assert all(r['frames'] == 2 for r in rows.values())
+    assert rows['hand_free']['hands'] == 0 and rows['third_person']['hands'] >= 2
+    assert rows['hand_free']['false_per_frame'] > 0          # the nearest blob always "finds"
+    assert (record['detector'], record['handedness']) == ('nearest', 'right')
+    code, out, err = run_cli(capsys, '--scenes', '0')
+    assert code == 2 and '--scenes must be >= 1' in err
