@@ -108,34 +108,28 @@ def load_pose_model(path: PathLike, joint_set: Optional[str] = None
     return model, config, data.get('metadata', {})
 
 
+def _load_net(path: PathLike, kind: str, config_cls, net_cls, what: str):
+    """(model in eval mode, config, metadata) of a checkpoint of ``kind`` whose config is a
+    ``config_cls`` and whose network a ``net_cls``; ``what`` names it in the error."""
+    data = load_checkpoint(path, kind)
+    try:
+        config = config_cls.from_dict(data['config'])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f'{path}: invalid {what} config: {exc}') from None
+    model = _restore(Path(path), net_cls(config), data['state_dict'])
+    return model, config, data.get('metadata', {})
+
+
 def load_localizer(path: PathLike) -> Tuple[Localizer, LocalizerConfig, Dict[str, Any]]:
     """(model in eval mode, config, metadata) of a localizer checkpoint."""
-    data = load_checkpoint(path, 'localizer')
-    try:
-        config = LocalizerConfig.from_dict(data['config'])
-    except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f'{path}: invalid localizer config: {exc}') from None
-    model = _restore(Path(path), Localizer(config), data['state_dict'])
-    return model, config, data.get('metadata', {})
+    return _load_net(path, 'localizer', LocalizerConfig, Localizer, 'localizer')
 
 
 def load_detector(path: PathLike) -> Tuple[HandDetector, DetectorConfig, Dict[str, Any]]:
     """(model in eval mode, config, metadata) of a hand-detector checkpoint."""
-    data = load_checkpoint(path, 'detector')
-    try:
-        config = DetectorConfig.from_dict(data['config'])
-    except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f'{path}: invalid detector config: {exc}') from None
-    model = _restore(Path(path), HandDetector(config), data['state_dict'])
-    return model, config, data.get('metadata', {})
+    return _load_net(path, 'detector', DetectorConfig, HandDetector, 'detector')
 
 
 def load_side_classifier(path: PathLike) -> Tuple[SideClassifier, SideConfig, Dict[str, Any]]:
     """(model in eval mode, config, metadata) of a left/right classifier checkpoint."""
-    data = load_checkpoint(path, 'side')
-    try:
-        config = SideConfig.from_dict(data['config'])
-    except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f'{path}: invalid side classifier config: {exc}') from None
-    model = _restore(Path(path), SideClassifier(config), data['state_dict'])
-    return model, config, data.get('metadata', {})
+    return _load_net(path, 'side', SideConfig, SideClassifier, 'side classifier')
