@@ -155,6 +155,18 @@ _NESTED = {'DataConfig': DataConfig, 'AugmentConfig': AugmentConfig,
            'OptimConfig': OptimConfig}
 
 
+def read_train_yaml(path: Union[str, Path]) -> Tuple[Path, Dict[str, Any]]:
+    """(file, its mapping) of a training YAML: an existing path, else a shipped name under
+    config/train/ ('.yaml' optional); FileNotFoundError lists where it looked."""
+    p = Path(path)
+    if not p.is_file():
+        name = str(path) if str(path).endswith('.yaml') else f'{path}.yaml'
+        p = find_resource(f'config/train/{name}')
+    with open(p, encoding='utf-8') as f:
+        data = yaml.safe_load(f) or {}
+    return p, data
+
+
 def load_train_config(path: Union[str, Path]) -> TrainConfig:
     """Read a config/train/*.yaml file (a bare name is looked up among the shipped ones)."""
     p = Path(path)

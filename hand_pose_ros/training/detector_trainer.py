@@ -16,18 +16,17 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-import yaml
 
-from .config import _from_dict, OptimConfig
+from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_targets import detector_loss, detector_targets
-from .trainer import _optimizer, _rng_state, _set_rng_state, git_commit, use_bf16
+from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_train_state,
+                      use_bf16)
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.config import DetectorConfig
 from ..core.detection import decode, detector_input, surface_depth
 from ..core.nets.detector import HandDetector
 from ..core.precision import memory_format
-from ..core.resources import find_resource
 from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
     UserSceneGenerator
 
@@ -72,12 +71,7 @@ class DetectorTrainConfig:
 
 def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
     """Read a detector training YAML (a path or a name under config/train/)."""
-    p = Path(path)
-    if not p.is_file():
-        p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
-                                                    else '.yaml'))
-    with open(p, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
+    p, data = read_train_yaml(path)
     cfg = _from_dict(DetectorTrainConfig, data, str(p))
     if isinstance(cfg.optimizer, dict):
         cfg = DetectorTrainConfig(**{**asdict(cfg), 'optimizer': OptimConfig(**cfg.optimizer)})
@@ -92,15 +86,10 @@ def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
 def training_task(path: Union[str, Path]) -> str:
     """What a training YAML trains: its ``task`` key ('pose' when absent: pose net and
     localizer; 'detector'; 'side')."""
-    p = Path(path)
-    if not p.is_file():
-        try:
-            p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
-                                                        else '.yaml'))
-        except FileNotFoundError:
-            return 'pose'
-    with open(p, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        _, data = read_train_yaml(path)
+    except FileNotFoundError:
+        return 'pose'
     return str(data.get('task', 'pose')) if isinstance(data, dict) else 'pose'
 
 
@@ -267,13 +256,7 @@ class SmallNetTrainer:
         """Continue from out_dir/<KIND>_state.pt; CheckpointError when missing, bad or for
         another config."""
         path = self.state_file
-        if not path.is_file():
-            raise CheckpointError(f'--resume: no {self.KIND} training state at {path}')
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f'--resume: cannot read {path} ({exc.__class__.__name__})') \
-                from None
+        state = read_train_state(path, self.device, f'{self.KIND} training')
         if state.get('config') != self.cfg.to_dict():
             raise CheckpointError(f'resume: the stored training config in {path} differs from '
                                   'the one given; resume with the same config')

@@ -14,15 +14,13 @@ from typing import Any, Dict, Union
 
 import torch
 import torch.nn.functional as F
-import yaml
 
-from .config import _from_dict, OptimConfig
+from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_trainer import SmallNetTrainer
 from ..core.camera import uvd_to_xyz, xyz_to_uvd
 from ..core.config import SideConfig
 from ..core.crop import crop_cube, hand_center_uvd
 from ..core.nets.side import SideClassifier
-from ..core.resources import find_resource
 from ..core.specs import dataset_spec
 
 VAL_SEED = 8_000_003
@@ -58,12 +56,8 @@ class SideTrainConfig:
 
 def load_side_train_config(path: Union[str, Path]) -> SideTrainConfig:
     """Read a side-classifier training YAML (a path or a name under config/train/)."""
-    p = Path(path)
-    if not p.is_file():
-        p = find_resource(f'config/train/{path}' + ('' if str(path).endswith('.yaml')
-                                                    else '.yaml'))
-    with open(p, encoding='utf-8') as f:
-        cfg = _from_dict(SideTrainConfig, yaml.safe_load(f) or {}, str(p))
+    p, data = read_train_yaml(path)
+    cfg = _from_dict(SideTrainConfig, data, str(p))
     SideConfig.from_dict(cfg.side)
     return cfg
 

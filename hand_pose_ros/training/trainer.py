@@ -89,6 +89,18 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
+def read_train_state(path: Path, device: torch.device, what: str) -> Dict[str, Any]:
+    """A saved training state (weights_only); CheckpointError when ``path`` is missing or
+    unreadable (``what`` names the run kind in the message)."""
+    if not path.is_file():
+        raise CheckpointError(f'--resume: no {what} state at {path}')
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:   # torch raises several types for truncated or foreign files
+        raise CheckpointError(f'--resume: cannot read {path} ({exc.__class__.__name__})') \
+            from None
+
+
 class Trainer:
     """Owns models, optimisers, data and logging of one run in ``out_dir``."""
 
@@ -200,14 +212,7 @@ class Trainer:
     def resume(self) -> None:
         """Continue from out_dir/train_state.pt; CheckpointError when it is missing or bad."""
         path = self.out / STATE_FILE
-        if not path.is_file():
-            raise CheckpointError(f'--resume: no training state at {path}')
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f'--resume: cannot read {path} ({exc.__class__.__name__})') \
-                from None
-        self.load_state_dict(state)
+        self.load_state_dict(read_train_state(path, self.device, 'training'))
         LOG.info('resumed from %s at step %d', path, self.step)
 
     # -- steps ---------------------------------------------------------------------------
