@@ -24,7 +24,7 @@ the point the localizer refines and the pose crop is centred on.
 Frames are rendered directly at the intrinsics the detector samples a camera's frames to
 (core/detection.py: every s-th pixel), so a 640x480 Kinect scene is 160x120 pixels.
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import math
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -85,10 +85,6 @@ class SceneBatch:
     left: torch.Tensor         # (n, 2) bool
     hand22: torch.Tensor       # (n, 2, 22, 3) camera-frame mm (zeros where absent)
     center_uvd: torch.Tensor   # (n, 2, 3) px, px, mm
-
-    def hands_per_frame(self) -> torch.Tensor:
-        """(n,) number of hands in each frame."""
-        return self.present.sum(1)
 
 
 def _u(gen: torch.Generator, n: int, lo_hi: Tuple[float, float]) -> torch.Tensor:
@@ -478,19 +474,3 @@ class UserSceneGenerator:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(round(t_s * 1000)))
         depth = apply_sensor(zbuf, intr, torch.full((1, NUM_SENSOR_RANDOMS), 0.3), gen, sensor)
         return depth[0].numpy(), hands
-
-    def frames_with_labels(self, n: int, **kwargs) -> List[Tuple[np.ndarray, list]]:
-        """n scenes as numpy (depth, [(center_uvd, side), ...]) pairs (tests and tools)."""
-        b = self.sample(n, **kwargs)
-        out = []
-        for i in range(n):
-            hands = [(b.center_uvd[i, k].numpy(), 'left' if bool(b.left[i, k]) else 'right')
-                     for k in range(MAX_SCENE_HANDS) if bool(b.present[i, k])]
-            out.append((b.depth_mm[i].numpy(), hands))
-        return out
-
-
-def with_config(gen: UserSceneGenerator, **changes) -> UserSceneGenerator:
-    """A generator like ``gen`` with some UserSceneConfig fields changed (same seed)."""
-    return UserSceneGenerator(gen.focal_px, gen.cameras, gen.seed, replace(gen.config, **changes),
-                              gen.skeleton)
