@@ -10,6 +10,8 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -236,3 +238,31 @@ def header_of(msg) -> Header:
     if hasattr(msg, 'header'):
         return msg.header
     return msg.markers[0].header if msg.markers else Header()
+
+
+def param_value(value) -> ParameterValue:
+    """A Python value as a ParameterValue (bool, int, float, list of str or str)."""
+    if isinstance(value, bool):
+        return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    if isinstance(value, float):
+        return ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    if isinstance(value, int):
+        return ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    if isinstance(value, list):
+        return ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=value)
+    return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+
+
+def set_node_parameters(probe: 'Probe', node: str, values: dict) -> list:
+    """Call ``<node>/set_parameters`` from the probe; returns the SetParametersResult list."""
+    client = probe.node.create_client(SetParameters, f'{node}/set_parameters')
+    try:
+        assert client.wait_for_service(timeout_sec=TIMEOUT_S)
+        future = client.call_async(SetParameters.Request(parameters=[
+            Parameter(name=k, value=param_value(v)) for k, v in values.items()]))
+        deadline = time.monotonic() + TIMEOUT_S
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return future.result().results
+    finally:
+        probe.node.destroy_client(client)

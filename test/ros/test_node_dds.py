@@ -12,8 +12,7 @@ pytestmark = pytest.mark.ros
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100, I202
 from geometry_msgs.msg import PoseArray  # noqa: E402
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
+from rcl_interfaces.srv import GetParameters  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
@@ -22,8 +21,8 @@ from hand_pose_ros.core.skeleton import ICVL16  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.diagnostics import status_values  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
-from test.ros.harness import (FrameSender, header_of, stamp_ns, TIMEOUT_S,  # noqa: E402
-                              tiny_node_parameters)
+from test.ros.harness import (FrameSender, header_of, set_node_parameters,  # noqa: E402
+                              stamp_ns, TIMEOUT_S, tiny_node_parameters)
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
 HAND_MM = 450.0
@@ -76,30 +75,7 @@ class Session:
 
     def set_params(self, **values) -> list:
         """Call ~/set_parameters; returns the SetParametersResult list."""
-        client = self.probe.node.create_client(SetParameters, '/hand_pose_node/set_parameters')
-        try:
-            assert client.wait_for_service(timeout_sec=TIMEOUT_S)
-            req = SetParameters.Request(parameters=[
-                Parameter(name=k, value=param_value(v)) for k, v in values.items()])
-            future = client.call_async(req)
-            deadline = time.monotonic() + TIMEOUT_S
-            while not future.done() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            return future.result().results
-        finally:
-            self.probe.node.destroy_client(client)
-
-
-def param_value(value) -> ParameterValue:
-    if isinstance(value, bool):
-        return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
-    if isinstance(value, float):
-        return ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
-    if isinstance(value, int):
-        return ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
-    if isinstance(value, list):
-        return ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=value)
-    return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+        return set_node_parameters(self.probe, '/hand_pose_node', values)
 
 
 @pytest.fixture(scope='module')

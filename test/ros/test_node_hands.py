@@ -7,7 +7,6 @@ The tiny random-weight model has no detector network, so these runs set ``handed
 explicitly (``detector: nearest``). The auto (left/right classifier) test at the end needs the
 shipped detector and skips, saying so, where it is not shipped yet.
 """
-import time
 
 import numpy as np
 import pytest
@@ -17,8 +16,6 @@ pytestmark = pytest.mark.ros
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100, I202
 from geometry_msgs.msg import PoseArray  # noqa: E402
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import SetParameters  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
@@ -27,8 +24,8 @@ from hand_pose_ros.core.estimator import MAX_HANDS  # noqa: E402
 from hand_pose_ros.ros.diagnostics import status_values  # noqa: E402
 from hand_pose_ros.ros.node_params import DEFAULTS  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
-from test.ros.harness import (FrameSender, header_of, stamp_ns, TIMEOUT_S,  # noqa: E402
-                              tiny_node_parameters)
+from test.ros.harness import (FrameSender, header_of, set_node_parameters,  # noqa: E402
+                              stamp_ns, tiny_node_parameters)
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
 NODE = '/hand_pose_node'
@@ -91,28 +88,7 @@ class HandsSession:
 
     def set_params(self, **values) -> list:
         """Call ~/set_parameters; returns the SetParametersResult list."""
-        client = self.probe.node.create_client(SetParameters, f'{NODE}/set_parameters')
-        try:
-            assert client.wait_for_service(timeout_sec=TIMEOUT_S)
-            future = client.call_async(SetParameters.Request(parameters=[
-                Parameter(name=k, value=param_value(v)) for k, v in values.items()]))
-            deadline = time.monotonic() + TIMEOUT_S
-            while not future.done() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            return future.result().results
-        finally:
-            self.probe.node.destroy_client(client)
-
-
-def param_value(value) -> ParameterValue:
-    """A Python value as a ParameterValue (bool, int, float or str)."""
-    if isinstance(value, bool):
-        return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
-    if isinstance(value, int):
-        return ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
-    if isinstance(value, float):
-        return ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
-    return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+        return set_node_parameters(self.probe, NODE, values)
 
 
 @pytest.fixture(scope='module')
