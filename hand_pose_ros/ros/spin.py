@@ -19,7 +19,6 @@ While the node is being built (loading a model can take seconds) the first signa
 interrupts at once (KeyboardInterrupt): nothing runs on another thread yet.
 """
 import signal
-import threading
 from typing import Callable, List, Optional, Tuple, Type
 
 import rclpy
@@ -40,21 +39,26 @@ class ShutdownRequest:
     """
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        # A plain flag, not a threading.Event: a second signal can run its handler in the
+        # middle of the first one's (between any two bytecodes), and Event.set() would then
+        # take the Event's non-reentrant lock twice on the same thread and hang the process
+        # for good (seen with two signals 0 ms apart). Assigning a bool takes no lock; the
+        # spin loop polls it every SIGNAL_POLL_S.
+        self._requested = False
         self.interrupt = True
         self.signals: List[int] = []
 
     def __call__(self, signum: int, _frame=None) -> None:
         """The signal handler (Python runs it on the main thread)."""
-        first = not self._event.is_set()
+        first = not self._requested
         self.signals.append(signum)
-        self._event.set()
+        self._requested = True
         if first and self.interrupt:
             raise KeyboardInterrupt
 
     def is_set(self) -> bool:
         """True once a shutdown signal arrived."""
-        return self._event.is_set()
+        return self._requested
 
     def install(self) -> 'ShutdownRequest':
         """Handle SHUTDOWN_SIGNALS from now on (main thread only)."""
