@@ -126,11 +126,8 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
         raise _Fail(f'--render needs the synthetic renderer, which cannot be imported: {exc}'
                     ) from None
     intr, joints = spec.intrinsics, spec.joint_set
-    est = _estimator(args, spec.handedness)
+    est = _estimator(args, spec.handedness, joints.name)
     gen = SyntheticGenerator(intr, joint_set='icvl16', device=est.device, seed=args.seed)
-    if est.joint_set.name != joints.name:
-        raise _Fail(f'the model predicts {est.joint_set.name} joints but {args.dataset} '
-                    f'ground truth has {joints.name}')
     xyz = uvd_to_xyz(gt_uvd, intr)                                      # (N, J, 3) mm
     pred = np.zeros_like(gt_uvd)
     failed = np.zeros(len(gt_uvd), dtype=bool)
@@ -155,8 +152,9 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     return pred, failed, est
 
 
-def _estimator(args: argparse.Namespace, handedness: str):
-    """The estimator of the command line's model options, expecting ``handedness`` hands."""
+def _estimator(args: argparse.Namespace, handedness: str, joint_order: Optional[str] = None):
+    """The estimator of the command line's model options, expecting ``handedness`` hands and
+    returning ``joint_order`` joints (the dataset's; a model that cannot give them fails)."""
     from ..core.checkpoint import CheckpointError
     from ..core.estimator import HandPoseEstimator
     from ..synthetic.calibration import int8_calibration
@@ -165,7 +163,7 @@ def _estimator(args: argparse.Namespace, handedness: str):
         return HandPoseEstimator.from_files(
             args.model, localizer, device=args.device, precision=args.precision,
             optimize=args.optimize, calibration=int8_calibration(args.precision),
-            handedness=args.handedness or handedness,
+            handedness=args.handedness or handedness, joint_order=joint_order,
             **({} if args.detector is None else {'detector': args.detector}),
             **({} if args.localizer_passes is None else
                {'localizer_passes': args.localizer_passes}))
@@ -182,7 +180,7 @@ def _evaluate_synthetic(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResul
                     f'{args.batch_size}')
     intr = spec.intrinsics
     sides = ('right', 'left') if args.hands == 'both' else (args.hands,)
-    est = {side: _estimator(args, side) for side in sides}     # only the sides drawn
+    est = {side: _estimator(args, side, spec.joint_set.name) for side in sides}  # sides drawn
     gen = SyntheticGenerator(intr, joint_set=spec.joint_set.name, device='cpu',
                              seed=SYNTHETIC_SEED + args.seed, handedness=args.hands)
     gt, pred = [], []
@@ -320,7 +318,7 @@ def _run_scenes(args: argparse.Namespace) -> int:
         print(f'hand-pose eval: --scenes must be >= 1, found {args.scenes}', file=sys.stderr)
         return 2
     try:
-        est = _estimator(args, args.handedness or 'auto')
+        est = _estimator(args, args.handedness or 'auto', 'icvl16')
     except _Fail as exc:
         print(f'hand-pose eval: {exc}', file=sys.stderr)
         return 2

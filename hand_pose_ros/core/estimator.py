@@ -42,7 +42,7 @@ from .nets.pose_net import PoseNet, PoseOutput
 from .nets.side import SideClassifier
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
 from .resources import resolve_detector_file, resolve_model_files
-from .skeleton import get_joint_set, JointSet
+from .skeleton import get_joint_set, joint_selection, JointSet, resolve_joint_order
 
 # Default and most localizer passes, chosen on 1,024 held-out synthetic hands of both sides
 # (never the ICVL test poses): the shipped compact model's mean joint error after 1..6 passes
@@ -170,6 +170,9 @@ class HandPoseEstimator:
     'onnxruntime'; ``optimize``: 'auto' | 'none' | 'channels_last' | 'freeze' | 'compile'
     (see core/precision.py; ``est.precision``, ``est.backend`` and ``est.runtime`` say what
     the pose network uses; the localizer always runs in fp32, ``est.localizer_runtime``).
+    ``joint_order``: the joint set returned (default: the network's; a whole-hand network
+    gives any selection of it, e.g. 'icvl16' or 'mediapipe21'; 'auto': MediaPipe-21 from a
+    whole-hand network, else its own).
     ``threads``: torch and ONNX Runtime threads (None: leave torch's setting;
     torch's setting is process-wide). ``calibration``: (frames, intrinsics) for int8 (required:
     the core renders nothing; ``hand_pose_ros.synthetic.calibration`` makes synthetic ones).
@@ -185,13 +188,19 @@ class HandPoseEstimator:
                  side_classifier: Optional[SideClassifier] = None,
                  detector: Optional[str] = None, max_hands: int = DEFAULT_MAX_HANDS,
                  detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
+                 joint_order: Optional[str] = None,
                  precision: str = 'auto', backend: str = 'auto',
                  optimize: str = 'auto', threads: Optional[int] = None,
                  calibration: Optional[Tuple[Sequence[np.ndarray], Intrinsics]] = None) -> None:
         self.device = select_device(device)
         self.model, self.localizer = model, localizer
         self.config = model.config
-        self.joint_set: JointSet = get_joint_set(self.config.joint_set)
+        # The joints returned: the network's own, or a selection of a whole-hand network's
+        # (``joint_order``: 'icvl16', 'mediapipe21', ...; core.skeleton.joint_selection).
+        order = resolve_joint_order(joint_order or self.config.joint_set,
+                                    self.config.joint_set)
+        self._joint_index = list(joint_selection(self.config.joint_set, order))
+        self.joint_set: JointSet = get_joint_set(order)
         self.hand_detector, self.side_classifier = hand_detector, side_classifier
         for net in (hand_detector, side_classifier):
             if net is not None:
@@ -509,8 +518,10 @@ class HandPoseEstimator:
         xyz = uvd_to_xyz(uvd, intr)
         center_xyz = uvd_to_xyz(center, intr)
         patch_uv = transform.to_patch_pixels(nuvd)
+        sel = self._joint_index
         cpu = [x.float().cpu().numpy()
-               for x in (uvd, xyz, conf, center_xyz, patch[:, 0], patch_uv)]
+               for x in (uvd[:, sel], xyz[:, sel], conf[:, sel], center_xyz, patch[:, 0],
+                         patch_uv[:, sel])]
         t5 = time.perf_counter()
         n_frames = len(set(owner))
         stage = 'detector' if settings['detector'] == 'learned' else 'com'

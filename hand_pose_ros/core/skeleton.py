@@ -1,4 +1,4 @@
-"""Joint sets (ICVL16, NYU14, MSRA21, HAND22): names, bones, fingers and colours, defined once.
+"""Joint sets (ICVL16, NYU14, MSRA21, HAND22, MEDIAPIPE21): names, bones, fingers and colours, defined once.
 
 Every other module imports these: the network's output order, the evaluator's per-joint
 table, the renderer's bones and the RViz markers all come from here.
@@ -123,7 +123,19 @@ HAND22 = _build('hand22', (('wrist', -1, PALM), ('palm', 0, PALM)), tuple(
                           ('ring', RING, ('mcp', 'pip', 'dip', 'tip')),
                           ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip')))))
 
-JOINT_SETS: Dict[str, JointSet] = {s.name: s for s in (ICVL16, NYU14, MSRA21, HAND22)}
+# MediaPipe Hands / MANO order, what robot-hand retargeting (dex-retargeting) reads: 0 wrist;
+# 1-4 thumb CMC, MCP, IP, tip; 5-8 index MCP, PIP, DIP, tip; 9-12 middle; 13-16 ring; 17-20
+# little ("pinky" in MediaPipe). Every finger hangs off the wrist.
+MEDIAPIPE21 = _build('mediapipe21', (('wrist', -1, PALM),), tuple(
+    (f, fid, parts, 0)
+    for f, fid, parts in (('thumb', THUMB, ('cmc', 'mcp', 'ip', 'tip')),
+                          ('index', INDEX, ('mcp', 'pip', 'dip', 'tip')),
+                          ('middle', MIDDLE, ('mcp', 'pip', 'dip', 'tip')),
+                          ('ring', RING, ('mcp', 'pip', 'dip', 'tip')),
+                          ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip')))))
+
+JOINT_SETS: Dict[str, JointSet] = {s.name: s for s in (ICVL16, NYU14, MSRA21, HAND22,
+                                                        MEDIAPIPE21)}
 
 # Which HAND22 joint each dataset joint is taken from (synthetic labels in dataset order).
 # ICVL's three finger joints are root = MCP (CMC-side MCP for the thumb), mid = PIP (IP for
@@ -145,7 +157,49 @@ FROM_HAND22: Dict[str, Tuple[int, ...]] = {
         'ring_mcp', 'ring_pip', 'ring_dip', 'ring_tip',
         'little_mcp', 'little_pip', 'little_dip', 'little_tip',
         'thumb_cmc', 'thumb_mcp', 'thumb_ip', 'thumb_tip')),
+    'mediapipe21': tuple(HAND22.index(n) for n in MEDIAPIPE21.joint_names),
 }
+
+
+# The joints whose 3D box centre is "the hand centre" (core.crop.hand_center_uvd): the point
+# the detector and localizer find and the pose crop is centred on. For the whole hand it is the
+# ICVL16 selection (palm and fingers, no wrist), so every model and every scene label shares one
+# centre; other joint sets use all their joints.
+CENTER_JOINTS: Dict[str, Tuple[int, ...]] = {'hand22': FROM_HAND22['icvl16']}
+
+
+def center_joints(joint_set: str) -> Tuple[int, ...]:
+    """Indices of ``joint_set``'s joints that define the hand centre (see CENTER_JOINTS)."""
+    return CENTER_JOINTS.get(joint_set, tuple(range(get_joint_set(joint_set).num_joints)))
+
+
+def joint_selection(source: str, target: str) -> Tuple[int, ...]:
+    """Indices into ``source`` joints that give the ``target`` joints in order: all of them
+    when the sets are the same, a selection when ``source`` is the whole hand (HAND22);
+    ValueError otherwise (e.g. ICVL16 has no wrist and no DIP joints for MediaPipe-21)."""
+    get_joint_set(source), get_joint_set(target)
+    if source == target:
+        return tuple(range(get_joint_set(source).num_joints))
+    if source == 'hand22' and target in FROM_HAND22:
+        return FROM_HAND22[target]
+    raise ValueError(f'a network predicting {source} joints cannot give {target} joints; '
+                     f'only a whole-hand (hand22) network gives {sorted(FROM_HAND22)}')
+
+
+# The order robot software reads (dex-retargeting, MediaPipe users): what 'auto' publishes
+# when the network predicts the whole hand.
+ROBOT_JOINT_ORDER = 'mediapipe21'
+JOINT_ORDERS: Tuple[str, ...] = ('auto',) + tuple(JOINT_SETS)
+
+
+def resolve_joint_order(requested: str, network_joint_set: str) -> str:
+    """The joint set to output: ``requested``, or for 'auto' MediaPipe-21 from a whole-hand
+    network and the network's own joints from any other; ValueError for an unknown name."""
+    if requested not in JOINT_ORDERS:
+        raise ValueError(f'joint_order must be one of {JOINT_ORDERS}, found {requested!r}')
+    if requested != 'auto':
+        return requested
+    return ROBOT_JOINT_ORDER if network_joint_set == 'hand22' else network_joint_set
 
 
 def get_joint_set(name: str) -> JointSet:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .demo_scores import MatchedHand, scores, status_text
 from ..core.checkpoint import CheckpointError
-from ..core.skeleton import get_joint_set, JointSet
+from ..core.skeleton import FROM_HAND22, get_joint_set, JointSet, resolve_joint_order
 
 STARTUP_TIMEOUT_S = 300.0   # first joints: model load + DDS discovery on a slow box
 STOP_TIMEOUT_S = 5.0
@@ -103,8 +103,9 @@ class Children:
 
 
 def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
-    """(model argument for the node, its joint set, note). Only when ``model`` is 'default'
-    and no model is shipped: an untrained tiny model, with a note saying so."""
+    """(model argument for the node, the joints the node publishes for it (joint_order
+    'auto'), note). Only when ``model`` is 'default' and no model is shipped: an untrained
+    tiny model, with a note saying so."""
     from ..core.checkpoint import load_pose_model, save_checkpoint
     from ..core.exported import is_exported, load_exported
     from ..core.resources import resolve_model_files
@@ -123,7 +124,7 @@ def resolve_demo_model(model: str, scratch: Path) -> Tuple[str, JointSet, str]:
                 f'no shipped model ({exc}); running an UNTRAINED random-weight model, so '
                 'the joint errors are meaningless')
     net = load_exported(path, 'pose') if is_exported(path) else load_pose_model(path)[0]
-    return model, get_joint_set(net.config.joint_set), ''
+    return model, get_joint_set(resolve_joint_order('auto', net.config.joint_set)), ''
 
 
 def demo_hand_parameters(model: str) -> Dict[str, str]:
@@ -138,14 +139,13 @@ def demo_hand_parameters(model: str) -> Dict[str, str]:
 
 
 def source_hands(joint_set: JointSet) -> Tuple[int, str]:
-    """(hands depth_source draws, note): the two-handed user where the model's joint set is
-    the one its truth comes in, else a single right hand, with a note saying so."""
-    from .depth_source import TWO_HANDS_JOINT_SET
-
-    if joint_set.name == TWO_HANDS_JOINT_SET:
+    """(hands depth_source draws, note): the two-handed user where its truth can come in the
+    node's joints (a selection of the synthetic whole hand), else a single right hand, with a
+    note saying so."""
+    if joint_set.name in FROM_HAND22:
         return 2, ''
-    return 1, (f'the two-handed synthetic user has {TWO_HANDS_JOINT_SET} joints and this model '
-               f'{joint_set.name}: depth_source draws a single right hand')
+    return 1, (f'the synthetic user has no {joint_set.name} joints (it has '
+               f'{", ".join(sorted(FROM_HAND22))}): depth_source draws a single right hand')
 
 
 class Interrupted(Exception):

@@ -25,10 +25,10 @@ from . import conversions as conv
 from .spin import run_node
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.handedness import SIDES
+from ..core.skeleton import FROM_HAND22
 from ..core.specs import camera_spec, dataset_spec
 
 SYNTHETIC_CAMERA = 'realsense_d435_640x480'
-TWO_HANDS_JOINT_SET = 'icvl16'   # the joint set the two-handed user's truth comes in
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,16 @@ class SourceFrame:
 
 class SyntheticSource:
     """A synthetic scene at D435-like intrinsics: ``hands`` 2, a user facing the camera with
-    both hands raised (synthetic.user_scene; ICVL16 joints only), or 1, a single right hand
-    (synthetic.SyntheticGenerator; any joint set)."""
+    both hands raised (synthetic.user_scene), or 1, a single right hand
+    (synthetic.SyntheticGenerator); truth in ``joint_set`` (any selection of the whole hand)."""
 
     def __init__(self, joint_set: str = 'icvl16', seed: int = 0, hands: int = 2) -> None:
         if hands not in (1, 2):
             raise ValueError(f'hands must be 1 or 2, found {hands}')
-        if hands == 2 and joint_set != TWO_HANDS_JOINT_SET:
-            raise ValueError(f'the two-handed synthetic user has {TWO_HANDS_JOINT_SET} joints, '
-                             f'found joint_set {joint_set!r}: use hands 1 for other joint sets')
+        if joint_set not in FROM_HAND22:
+            raise ValueError(f'joint_set must be one of {sorted(FROM_HAND22)} (selections of '
+                             f'the synthetic whole hand), found {joint_set!r}')
+        self.joint_set = joint_set
         self.intrinsics: Intrinsics = camera_spec(SYNTHETIC_CAMERA).intrinsics
         self.hands = hands
         # the torch renderers are imported only when this source is selected
@@ -73,7 +74,8 @@ class SyntheticSource:
     def frame(self, t_s: float) -> SourceFrame:
         """The scene at time ``t_s`` (seconds since start)."""
         if self.hands == 2:
-            depth, labelled = self._user.animate(t_s, camera=SYNTHETIC_CAMERA)
+            depth, labelled = self._user.animate(t_s, camera=SYNTHETIC_CAMERA,
+                                                 joint_set=self.joint_set)
             hands = {side: np.asarray(xyz, np.float64) for xyz, side in labelled}
         else:
             depth, xyz = self._gen.animate(t_s)

@@ -74,7 +74,7 @@ class HandPoseNode(Node):
         warm_ms = warm_up(est)
         self.joint_set = est.joint_set
         names = ParameterDescriptor(description='order of the published joints '
-                                    f'({self.joint_set.name}, from the model)', read_only=True)
+                                    f'({self.joint_set.name}, from joint_order)', read_only=True)
         self.declare_parameter('joint_names', list(self.joint_set.joint_names), names,
                                ignore_override=True)
         self.stats = PipelineStats()
@@ -132,6 +132,7 @@ class HandPoseNode(Node):
             return HandPoseEstimator.from_files(params.model, localizer, device=params.device,
                                                 threads=network_threads(params.threads),
                                                 precision=params.precision,
+                                                joint_order=params.joint_order,
                                                 calibration=int8_calibration(params.precision))
         except (CheckpointError, FileNotFoundError) as exc:
             raise StartupError(f'cannot load the model (model={params.model!r}, '

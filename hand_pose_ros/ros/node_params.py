@@ -15,6 +15,7 @@ from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PAS
                               DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
                               MAX_HANDS, MAX_LOCALIZER_PASSES)
 from ..core.precision import PRECISIONS
+from ..core.skeleton import JOINT_ORDERS
 
 DEVICES_HELP = "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
 
@@ -46,6 +47,7 @@ class NodeParams:
     reject_nonfinite: bool = False
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
+    joint_order: str = 'auto'
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'QoS, e.g. for recorded bags and tests', read_only=True),
     ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),
               read_only=True),
+    ParamSpec('joint_order', "joints published on ~/joints, ~/<side>/joints and the markers: "
+              "'mediapipe21' (wrist, then 4 joints per finger thumb to little: what "
+              "dex-retargeting and MediaPipe users read), 'icvl16', 'hand22', ...; 'auto' = "
+              "mediapipe21 from a whole-hand model (the shipped one), else the model's own "
+              'joints. joint_names lists the order', read_only=True),
 )
 SPECS: Dict[str, ParamSpec] = {s.name: s for s in PARAMETERS}
 DEFAULTS = NodeParams()
@@ -157,7 +164,7 @@ def validate(params: NodeParams) -> List[str]:
         problems.append(f'need near_m < far_m, found near_m={params.near_m} and '
                         f'far_m={params.far_m}')
     for name, allowed in (('handedness', HANDEDNESS_MODES), ('detector', DETECTORS),
-                          ('precision', PRECISIONS)):
+                          ('precision', PRECISIONS), ('joint_order', JOINT_ORDERS)):
         if getattr(params, name) not in allowed:
             problems.append(f'{name} must be one of {allowed}, found {getattr(params, name)!r}')
     if not params.model:
@@ -187,6 +194,6 @@ def markdown_table() -> str:
         shown = str(value).lower() if isinstance(value, bool) else value
         rows.append(f'| `{spec.name}` | {kind} | `{shown}` | {rng} | '
                     f'{spec.description}{ro} |')
-    rows.append('| `joint_names` | string[] | from the model | | joint order of ~/joints, '
-                '~/joints_cloud and ~/markers (read-only) |')
+    rows.append('| `joint_names` | string[] | from joint_order | | joint order of ~/joints, '
+                '~/<side>/joints, ~/joints_cloud and ~/markers (read-only) |')
     return '\n'.join(rows)

@@ -435,12 +435,14 @@ class UserSceneGenerator:
             [torch.ones(n), _u(g, n, (1.0, 2.5)), torch.ones(n)], -1), on, intr)
 
     # -- a calm scene for the demo -----------------------------------------------------------
-    def animate(self, t_s: float, camera: str = 'realsense_d435_640x480'
-                ) -> Tuple[np.ndarray, List[Tuple[np.ndarray, str]]]:
+    def animate(self, t_s: float, camera: str = 'realsense_d435_640x480',
+                joint_set: str = 'icvl16') -> Tuple[np.ndarray, List[Tuple[np.ndarray, str]]]:
         """Frame at time ``t_s`` of a user facing the camera with both hands raised, opening
-        and closing out of phase: depth (H, W) float32 mm and [(ICVL16 joints (16, 3) mm,
-        side), ...], the user's right hand first (on the image's left). Pose, body and scene
-        are continuous in t; the noise is redrawn for every millisecond."""
+        and closing out of phase: depth (H, W) float32 mm and [(joints (J, 3) mm of
+        ``joint_set``, a selection of the whole hand, side), ...], the user's right hand first
+        (on the image's left). Pose, body and scene are continuous in t; the noise is redrawn
+        for every millisecond."""
+        labels = list(FROM_HAND22[joint_set])
         intr, sensor = self.camera(camera)
         zbuf = empty_zbuffer(1, intr, torch.device('cpu'))
         hands, ends = [], []
@@ -459,7 +461,7 @@ class UserSceneGenerator:
             draw_slab(zbuf, slab, intr)
             ends.append(0.5 * (cones.b[:, -1] + cones.b[:, -1 - FOREARM_PIECES]))
             side = 'left' if is_left else 'right'
-            hands.append((xyz[0, _ICVL].numpy().astype(np.float32), side))
+            hands.append((xyz[0, labels].numpy().astype(np.float32), side))
         centre = torch.tensor([[0.0, 330.0, 900.0]])
         draw_ellipsoids(zbuf, centre, torch.tensor([[170.0, 290.0, 120.0]]),
                         torch.tensor([True]), intr)

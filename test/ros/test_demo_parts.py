@@ -13,7 +13,7 @@ from geometry_msgs.msg import PoseArray  # noqa: E402, I100, I202
 from std_msgs.msg import Header  # noqa: E402
 
 from hand_pose_ros.core.camera import Intrinsics  # noqa: E402
-from hand_pose_ros.core.skeleton import ICVL16, NYU14  # noqa: E402
+from hand_pose_ros.core.skeleton import ICVL16, JointSet, MEDIAPIPE21  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.demo import (  # noqa: E402
     _no_nan, domain_id_for, resolve_demo_model, source_hands)
@@ -139,8 +139,10 @@ def test_summary_reports_each_side(tmp_path):
 
 def test_source_hands_for_the_model_joint_set():
     assert source_hands(ICVL16) == (2, '')
-    hands, note = source_hands(NYU14)
-    assert hands == 1 and 'single right hand' in note
+    assert source_hands(MEDIAPIPE21) == (2, '')           # any selection of the whole hand
+    other = JointSet('other3', ('a', 'b', 'c'), (-1, 0, 1), (0, 1, 1))
+    hands, note = source_hands(other)
+    assert hands == 1 and 'single right hand' in note and 'other3' in note
 
 
 def test_demo_domain_and_model_resolution(tmp_path, tiny_model):

@@ -17,7 +17,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from hand_pose_ros.core.camera import uvd_to_xyz, xyz_to_uvd  # noqa: E402
 from hand_pose_ros.core.handedness import hand_side  # noqa: E402
-from hand_pose_ros.core.skeleton import FINGER_NAMES, ICVL16  # noqa: E402
+from hand_pose_ros.core.skeleton import FINGER_NAMES, ICVL16, MEDIAPIPE21  # noqa: E402
 from hand_pose_ros.core.specs import camera_spec, dataset_spec  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.depth_source import SyntheticSource  # noqa: E402
@@ -75,8 +75,11 @@ def test_synthetic_single_hand_on_request():
     frame = SyntheticSource(hands=1).frame(0.5)
     assert list(frame.hands) == ['right'] and frame.xyz_mm is frame.hands['right']
     assert hand_side(frame.xyz_mm, ICVL16) == 'right'
-    with pytest.raises(ValueError, match='hands 1'):
-        SyntheticSource('nyu14', hands=2)
+    two = SyntheticSource('mediapipe21', hands=2).frame(0.5)      # any whole-hand selection
+    assert {k: v.shape for k, v in two.hands.items()} == {'right': (21, 3), 'left': (21, 3)}
+    assert hand_side(two.hands['left'], MEDIAPIPE21) == 'left'
+    with pytest.raises(ValueError, match='joint_set must be one of'):
+        SyntheticSource('mano', hands=2)
     with pytest.raises(ValueError, match='hands must be 1 or 2'):
         SyntheticSource(hands=3)
 
