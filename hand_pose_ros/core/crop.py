@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .camera import Intrinsics, uvd_to_xyz, xyz_to_uvd
+from .skeleton import center_joints
 
 MIN_BLOB_PIXELS = 30  # smaller connected regions are sensor noise, not a hand
 
@@ -183,11 +184,16 @@ def crop_cube(depth_mm: torch.Tensor, center_uvd: torch.Tensor, intr: Intrinsics
     return crop_depth(depth_mm, t), t
 
 
-def hand_center_uvd(uvd: torch.Tensor, intr: Intrinsics) -> torch.Tensor:
+def hand_center_uvd(uvd: torch.Tensor, intr: Intrinsics,
+                    joint_set: Optional[str] = None) -> torch.Tensor:
     """(B, J, 3) joints (uvd) -> (B, 3) uvd of the centre of their 3D bounding box.
 
-    This is the point the localizer learns to find and the pose crop is centred on.
+    This is the point the localizer learns to find and the pose crop is centred on. With
+    ``joint_set`` named, only its centre joints count (core.skeleton.center_joints: the
+    ICVL16 joints of a whole hand), so every joint set has the same centre.
     """
+    if joint_set is not None:
+        uvd = uvd[..., list(center_joints(joint_set)), :]
     xyz = uvd_to_xyz(uvd, intr)
     mid = (xyz.amax(dim=-2) + xyz.amin(dim=-2)) / 2
     return xyz_to_uvd(mid, intr)

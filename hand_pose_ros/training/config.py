@@ -24,11 +24,16 @@ def _from_dict(cls, data: Dict[str, Any], where: str):
     return cls(**kwargs)
 
 
+# Rendered sources (no dataset on disk) and the real datasets of config/datasets.yaml.
+RENDERED_SOURCES: Tuple[str, ...] = ('synthetic', 'scenes')
+DATA_SOURCES: Tuple[str, ...] = RENDERED_SOURCES + ('icvl', 'nyu', 'msra')
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where training frames come from."""
 
-    source: str = 'synthetic'          # synthetic | icvl | nyu | msra
+    source: str = 'synthetic'          # synthetic | scenes | icvl | nyu | msra
     root: Optional[str] = None         # dataset folder (real datasets); --data-root overrides
     camera: str = 'icvl'               # dataset whose intrinsics synthetic frames are rendered at
     msra_test_subject: int = 0         # leave-one-subject-out split for MSRA
@@ -39,10 +44,19 @@ class DataConfig:
     # msra 200, the cubes these datasets are usually cropped with), the model config's for
     # synthetic frames.
     cube_mm: Optional[float] = None
+    # scenes: this share of each batch is hands cut from user scenes (synthetic/user_scene.py:
+    # bodies, held objects, sleeves, three viewpoints, every camera of config/cameras.yaml,
+    # rendered at the sampled focal length scene_focal_px), the rest synthetic frames as above.
+    scene_share: float = 0.5
+    scene_focal_px: float = 200.0
 
     def __post_init__(self) -> None:
-        if self.source not in ('synthetic', 'icvl', 'nyu', 'msra'):
-            raise ValueError(f'data.source must be synthetic|icvl|nyu|msra, found {self.source!r}')
+        if self.source not in DATA_SOURCES:
+            raise ValueError(f'data.source must be {"|".join(DATA_SOURCES)}, '
+                             f'found {self.source!r}')
+        if not 0.0 <= self.scene_share <= 1.0 or not self.scene_focal_px > 0:
+            raise ValueError(f'data.scene_share must lie in [0, 1] and scene_focal_px be > 0, '
+                             f'found {self.scene_share!r}, {self.scene_focal_px!r}')
         if self.cube_mm is not None and not self.cube_mm > 0:
             raise ValueError(f'data.cube_mm must be > 0 mm (or null), found {self.cube_mm!r}')
 
@@ -55,6 +69,9 @@ class AugmentConfig:
     scale: Tuple[float, float] = (0.9, 1.1)  # cube edge scale range
     center_jitter_mm: float = 8.0      # std of the crop centre error, like the localizer's (mm)
     localizer_rotation_deg: float = 180.0
+    # std (mm per axis) of the learned detector's centre error, for most hands and for the
+    # quarter in its tail: localizer crops of user scenes start there (training/augment.py)
+    detector_jitter_mm: Tuple[float, float] = (20.0, 50.0)
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,10 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     optimizer: OptimConfig = field(default_factory=OptimConfig)
     localizer_optimizer: OptimConfig = field(default_factory=OptimConfig)
+    # Warm start: checkpoints (paths, or names under models/) whose weights start the networks;
+    # a pose net of another joint set is mapped joint by joint (training/warm_start.py).
+    init_pose: Optional[str] = None
+    init_localizer: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -117,7 +138,7 @@ class TrainConfig:
         if not path.suffix:
             path = find_resource(f'config/models/{self.model}.yaml')
         pose, localizer = load_model_yaml(path)
-        if self.train_pose and self.data.source != 'synthetic':
+        if self.train_pose and self.data.source not in RENDERED_SOURCES:
             labels = dataset_spec(self.data.source).joint_set
             if labels.name != pose.joint_set:
                 raise ValueError(
@@ -133,7 +154,7 @@ class TrainConfig:
         (config/datasets.yaml), else the model config's (synthetic frames)."""
         if self.data.cube_mm is not None:
             return float(self.data.cube_mm)
-        if self.data.source != 'synthetic':
+        if self.data.source not in RENDERED_SOURCES:
             return dataset_spec(self.data.source).cube_mm
         return pose.cube_mm
 

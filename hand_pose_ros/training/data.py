@@ -27,11 +27,16 @@ from ..core.specs import dataset_spec
 
 @dataclass
 class Batch:
-    """Full frames (B, H, W) mm on the device and (B, J, 3) uvd labels (pixels, mm)."""
+    """Full frames (B, H, W) mm on the device and (B, J, 3) uvd labels (pixels, mm): one hand a
+    row. ``mirror`` (B,) bools marks hands of the other side than the network's (their crops are
+    mirrored); ``from_detector``: the localizer starts from detector-like centres, not the
+    centre of mass (user scenes, whose nearest blob is rarely the hand)."""
 
     depth_mm: torch.Tensor
     uvd: torch.Tensor
     intrinsics: Intrinsics
+    mirror: Optional[torch.Tensor] = None
+    from_detector: bool = False
 
 
 def step_seed(seed: int, rank: int, step: int) -> int:
@@ -68,6 +73,64 @@ class SyntheticSource:
                                  handedness=handedness)
         b = gen.sample(cfg.val_frames)
         return b.depth_mm.numpy(), b.uvd.numpy(), self.spec.intrinsics
+
+
+# Scene random streams are drawn from the step seed xor this, so they never repeat the
+# synthetic frames' stream of the same step.
+SCENE_STREAM = 0x5CE7E
+
+
+class SceneMixSource:
+    """Each batch: ``data.scene_share`` of it hands cut from user scenes (every viewpoint and
+    camera, held objects, bodies, sleeves; synthetic/user_scene.py), the rest synthetic frames
+    (:class:`SyntheticSource`). Hands of the other side than the network's are mirrored into
+    it at crop time; labels are the network's joints selected from the whole hand (HAND22).
+    Validation frames are the synthetic source's."""
+
+    def __init__(self, cfg: TrainConfig, joint_set: str, device: torch.device, rank: int = 0,
+                 handedness: str = 'right'):
+        from ..synthetic.user_scene import UserSceneGenerator
+        from ..core.skeleton import FROM_HAND22
+        self.synthetic = SyntheticSource(cfg, joint_set, device, rank, handedness)
+        self.scenes = UserSceneGenerator(focal_px=cfg.data.scene_focal_px, seed=cfg.seed)
+        if joint_set not in FROM_HAND22:
+            raise ValueError(f'data.source scenes: no {joint_set} labels in user scenes; '
+                             f'known: {sorted(FROM_HAND22)}')
+        self.joints = list(FROM_HAND22[joint_set])
+        self.handedness, self.share = handedness, cfg.data.scene_share
+        self.seed, self.rank, self.device = cfg.seed, rank, device
+
+    def batch(self, step: int, size: int) -> List[Batch]:
+        """The parts of one step: scene hands, then synthetic frames (deterministic)."""
+        n_scene = int(round(size * self.share))
+        parts = [self.scene_hands(step, n_scene)] if n_scene else []
+        if size > n_scene:
+            parts.append(self.synthetic.batch(step, size - n_scene))
+        return parts
+
+    def scene_hands(self, step: int, count: int) -> Batch:
+        """``count`` hands of scenes of one camera (the step's), one frame copy per hand."""
+        from ..core.camera import xyz_to_uvd
+        gen = self.scenes
+        gen.reseed(step_seed(self.seed, self.rank, step) ^ SCENE_STREAM)
+        camera = gen.cameras[step % len(gen.cameras)]
+        depth, uvd, mirror, intr = [], [], [], None
+        while len(depth) < count:
+            b = gen.sample(max(1, -(-(count - len(depth)) * 10 // 14)), camera=camera,
+                           min_hands=1)
+            intr = b.intrinsics
+            for f, k in b.present.nonzero().tolist():
+                depth.append(b.depth_mm[f])
+                uvd.append(xyz_to_uvd(b.hand22[f, k, self.joints].double(), intr).float())
+                mirror.append(bool(b.left[f, k]) != (self.handedness == 'left'))
+        return Batch(torch.stack(depth[:count]).to(self.device),
+                     torch.stack(uvd[:count]).to(self.device), intr,
+                     torch.tensor(mirror[:count]), from_detector=True)
+
+    def validation_frames(self, cfg: TrainConfig, joint_set: str, handedness: str
+                          ) -> Tuple[np.ndarray, np.ndarray, Intrinsics]:
+        """The synthetic source's held-out frames."""
+        return self.synthetic.validation_frames(cfg, joint_set, handedness)
 
 
 def collate_samples(samples: List) -> Batch:

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .augment import localizer_crops, pose_crops
 from .config import OptimConfig, TrainConfig
-from .data import DatasetSource, make_dataset, step_seed, SyntheticSource
+from .data import DatasetSource, make_dataset, SceneMixSource, step_seed, SyntheticSource
 from .losses import localizer_loss, pose_loss
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.estimator import HandPoseEstimator, select_device
@@ -119,8 +119,16 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + self.rank)
         self.model_cfg, self.loc_cfg = cfg.model_configs()
-        self.pose = PoseNet(self.model_cfg).to(self.device) if cfg.train_pose else None
-        self.loc = Localizer(self.loc_cfg).to(self.device) if cfg.train_localizer else None
+        self.pose = PoseNet(self.model_cfg) if cfg.train_pose else None
+        self.loc = Localizer(self.loc_cfg) if cfg.train_localizer else None
+        if self.pose is not None and cfg.init_pose:
+            from .warm_start import warm_start_pose
+            warm_start_pose(self.pose, cfg.init_pose)
+        if self.loc is not None and cfg.init_localizer:
+            from .warm_start import warm_start_localizer
+            warm_start_localizer(self.loc, cfg.init_localizer)
+        self.pose = self.pose.to(self.device) if self.pose is not None else None
+        self.loc = self.loc.to(self.device) if self.loc is not None else None
         self.bf16 = use_bf16(cfg.amp, self.device)
         # NCHW or channels_last by the CPU's ISA and the layers (core/precision.py)
         nets = [n for n in (self.pose, self.loc) if n is not None]
@@ -143,9 +151,10 @@ class Trainer:
         self.wall_s = 0.0
         self.metrics: Dict[str, float] = {}
         root = data_root or cfg.data.root
-        if cfg.data.source == 'synthetic':
-            self.source = SyntheticSource(cfg, self.model_cfg.joint_set, self.device, self.rank,
-                                          self.model_cfg.handedness)
+        if cfg.data.source in ('synthetic', 'scenes'):
+            kind = SyntheticSource if cfg.data.source == 'synthetic' else SceneMixSource
+            self.source = kind(cfg, self.model_cfg.joint_set, self.device, self.rank,
+                               self.model_cfg.handedness)
         else:
             if not root:
                 raise ValueError(f'data.source {cfg.data.source!r} needs --data-root')
@@ -219,15 +228,18 @@ class Trainer:
     def train_step(self) -> Dict[str, float]:
         """One optimiser step of each model on the frames of step ``self.step``."""
         cfg = self.cfg
-        batch = self.source.batch(self.step, cfg.batch_size)
+        batches = self.source.batch(self.step, cfg.batch_size)
+        batches = batches if isinstance(batches, list) else [batches]
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, self.rank, self.step) ^ 0x5EED)
         amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
         logs: Dict[str, float] = {}
+        joint_set = self.model_cfg.joint_set
         if self.pose is not None:
             self.pose.train()
-            patch, target, _ = pose_crops(batch.depth_mm, batch.uvd, batch.intrinsics,
-                                          self.model_cfg, cfg.augment, gen)
-            patch = patch.contiguous(memory_format=self.memory_format)
+            crops = [pose_crops(b.depth_mm, b.uvd, b.intrinsics, self.model_cfg, cfg.augment,
+                                gen, mirror=b.mirror) for b in batches]
+            patch = torch.cat([c[0] for c in crops]).contiguous(memory_format=self.memory_format)
+            target = torch.cat([c[1] for c in crops])
             with amp:
                 out = self.pose_ddp(patch)
             loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight)
@@ -236,9 +248,11 @@ class Trainer:
             logs.update({f'loss/{k}': float(v.detach()) for k, v in parts.items()})
         if self.loc is not None:
             self.loc.train()
-            patch, target, _ = localizer_crops(batch.depth_mm, batch.uvd, batch.intrinsics,
-                                               self.loc_cfg, cfg.near_mm, cfg.far_mm,
-                                               cfg.augment, gen)
+            crops = [localizer_crops(b.depth_mm, b.uvd, b.intrinsics, self.loc_cfg, cfg.near_mm,
+                                     cfg.far_mm, cfg.augment, gen, joint_set=joint_set,
+                                     from_detector=b.from_detector) for b in batches]
+            patch = torch.cat([c[0] for c in crops])
+            target = torch.cat([c[1] for c in crops])
             if patch.shape[0] > 1:
                 patch = patch.contiguous(memory_format=self.memory_format)
                 with amp:

@@ -1,0 +1,108 @@
+"""Warm starts: a network's first weights from a trained checkpoint, across joint sets.
+
+A pose network of one joint set starts another's training: every weight that does not depend
+on the joints is copied; the per-joint rows (heatmap outputs, depth head) of a joint the
+checkpoint also predicts are copied, and a joint it lacks (the wrist, the thumb CMC and the DIP
+joints when ICVL16 starts the whole hand) takes the rows of its nearest joint in the hand's
+tree (:func:`joint_donors`). The heatmap feedback into the next hourglass reads only the copied
+joints at first (the others' columns are zero), so the warm-started trunk sees what it saw.
+"""
+import logging
+from typing import Dict, List
+
+import torch
+
+from ..core.checkpoint import load_checkpoint, load_localizer
+from ..core.config import stored_model_config
+from ..core.nets.localizer import Localizer
+from ..core.nets.pose_net import PoseNet
+from ..core.resources import find_resource
+from ..core.skeleton import FROM_HAND22, HAND22, JointSet, get_joint_set
+
+LOG = logging.getLogger('hand_pose_ros.train')
+
+
+def joint_donors(src: JointSet, dst: JointSet) -> List[int]:
+    """For each joint of ``dst``, the index of the ``src`` joint that starts it: the same
+    joint where ``src`` has it, else its first child that ``src`` has, else its parent's donor.
+    Both sets must be selections of the whole hand (core.skeleton.FROM_HAND22)."""
+    for s in (src, dst):
+        if s.name not in FROM_HAND22:
+            raise ValueError(f'warm start: {s.name} is not a selection of the whole hand; '
+                             f'known: {sorted(FROM_HAND22)}')
+    have = {h: i for i, h in enumerate(FROM_HAND22[src.name])}
+
+    def donor(h: int) -> int:
+        if h in have:
+            return have[h]
+        for child, parent in enumerate(HAND22.parents):
+            if parent == h and child in have:
+                return have[child]
+        if HAND22.parents[h] < 0:
+            raise ValueError(f'warm start: no {src.name} joint near {HAND22.joint_names[h]}')
+        return donor(HAND22.parents[h])
+
+    return [donor(h) for h in FROM_HAND22[dst.name]]
+
+
+def _remap(value: torch.Tensor, target: torch.Tensor, donors: List[int], exact: torch.Tensor,
+           j_src: int) -> torch.Tensor:
+    """``value`` (checkpoint) reshaped to ``target``'s shape along its joint axis."""
+    j_dst = len(donors)
+    idx = torch.tensor(donors)
+    if value.shape[0] == j_src and target.shape[0] == j_dst:               # per-joint outputs
+        return value[idx].clone()
+    if value.shape[0] == 3 * j_src and target.shape[0] == 3 * j_dst:       # plain: (J x 3)
+        return value.view(j_src, 3, *value.shape[1:])[idx].reshape(target.shape).clone()
+    if value.ndim > 1 and value.shape[1] == j_src and target.shape[1] == j_dst:  # feedback
+        out = value[:, idx].clone()
+        out[:, ~exact] = 0
+        return out
+    raise ValueError(f'warm start: cannot map a {tuple(value.shape)} tensor to '
+                     f'{tuple(target.shape)}')
+
+
+def warm_start_pose(net: PoseNet, path: str) -> Dict[str, str]:
+    """Load checkpoint ``path`` (or a name under models/) into ``net`` as described above;
+    returns {'from': path, 'joints': 'a -> b'}. ValueError when the structures differ."""
+    ckpt = load_checkpoint(_resolve(path), kind='pose')
+    cfg = stored_model_config(ckpt['config'])
+    mine = net.config
+    for key in ('variant', 'width', 'stacks', 'input_size', 'heatmap_size', 'hourglass_depth'):
+        if getattr(cfg, key) != getattr(mine, key):
+            raise ValueError(f'warm start from {path}: its {key} is {getattr(cfg, key)!r}, the '
+                             f'network being trained has {getattr(mine, key)!r}')
+    if cfg.handedness != mine.handedness:
+        LOG.warning('warm start from a %s-hand network into a %s-hand one: it must unlearn '
+                    'the side', cfg.handedness, mine.handedness)
+    src, dst = get_joint_set(cfg.joint_set), get_joint_set(mine.joint_set)
+    donors = joint_donors(src, dst)
+    exact = torch.tensor([FROM_HAND22[dst.name][i] in FROM_HAND22[src.name]
+                          for i in range(dst.num_joints)])
+    own = net.state_dict()
+    state = {}
+    for name, value in ckpt['state_dict'].items():
+        target = own[name]
+        value = value.to(target.dtype)
+        state[name] = value if value.shape == target.shape else \
+            _remap(value, target, donors, exact, src.num_joints)
+    net.load_state_dict(state, strict=True)
+    LOG.info('pose net warm-started from %s (%s -> %s joints)', path, src.name, dst.name)
+    return {'from': str(path), 'joints': f'{src.name} -> {dst.name}'}
+
+
+def warm_start_localizer(net: Localizer, path: str) -> Dict[str, str]:
+    """Load a localizer checkpoint (same config) into ``net``."""
+    loaded, cfg, _ = load_localizer(_resolve(path))
+    if cfg != net.config:
+        raise ValueError(f'warm start from {path}: its localizer config {cfg} differs from '
+                         f'{net.config}')
+    net.load_state_dict(loaded.state_dict(), strict=True)
+    LOG.info('localizer warm-started from %s', path)
+    return {'from': str(path)}
+
+
+def _resolve(path: str) -> str:
+    """A path as given, else a shipped file under models/."""
+    from pathlib import Path
+    return str(path) if Path(path).is_file() else str(find_resource(f'models/{path}'))
