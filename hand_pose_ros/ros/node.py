@@ -29,8 +29,10 @@ from .outputs import frame_messages, TOPICS
 from .pipeline import FramePipeline, FrameResult, warm_up
 from .spin import run_node
 from .worker import LatestSlot, Worker
+from .wrist_outputs import tf_available, TF_QOS, TF_TOPIC, TFMessage, wrist_status
 from ..core.checkpoint import CheckpointError
 from ..core.estimator import HandPoseEstimator
+from ..core.wrist import has_wrist_frame
 from ..synthetic.calibration import int8_calibration
 
 NODE_NAME = 'hand_pose_node'
@@ -84,6 +86,9 @@ class HandPoseNode(Node):
 
         self._outputs = {topic: self.create_publisher(msg_type, f'~/{topic}', 10)
                          for topic, msg_type in TOPICS.items()}
+        if tf_available() and has_wrist_frame(self.joint_set):   # wrists as TF frames
+            self._outputs[TF_TOPIC] = self.create_publisher(TFMessage, TF_TOPIC, TF_QOS)
+        self.get_logger().info(wrist_status(self.joint_set, tf_available()))
         self._advertise_debug_image(self.params.publish_debug_image)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
@@ -196,7 +201,8 @@ class HandPoseNode(Node):
     def _publish(self, header: Header, result: FrameResult) -> None:
         """Publish the hands (or the 'lost' messages of the sides that had one) and the debug
         image, stamped with the input header."""
-        for topic, msg in frame_messages(result.hands, self._visible, self.joint_set, header):
+        for topic, msg in frame_messages(result.hands, self._visible, self.joint_set, header,
+                                         tf=TF_TOPIC in self._outputs):
             self._outputs[topic].publish(msg)
         self._visible = frozenset(h.side for h in result.hands)
         if not result.ok:

@@ -5,11 +5,14 @@ and ``~/left/joints`` the hand of each side, ``~/markers`` each side's skeleton 
 namespaces. The "lost" rule: a topic that carried a hand on the previous frame and has none on
 this one gets ONE empty message (empty PoseArray, zero-point cloud) and the lost side's markers
 are deleted (DELETE actions in its namespaces), so no consumer keeps acting on stale joints.
+``~/right/wrist`` and ``~/left/wrist`` carry each hand's wrist pose (ros/wrist_outputs.py) when
+the joint set has a wrist, and ``/tf`` the same as TF frames when asked; a lost hand's wrist
+just stops (a PoseStamped has no empty form; its joints topic says it is lost).
 Every message carries the input image's header.
 """
 from typing import AbstractSet, Any, Dict, List, Sequence, Tuple
 
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PoseArray, PoseStamped
 import numpy as np
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
@@ -18,6 +21,7 @@ from visualization_msgs.msg import MarkerArray
 from . import conversions as conv
 from .markers import delete_hand_markers, skeleton_markers
 from .pipeline import HandOutput
+from .wrist_outputs import tf_message, TF_TOPIC, wrist_poses, wrist_topic
 from ..core.handedness import SIDES
 from ..core.skeleton import JointSet
 
@@ -33,7 +37,8 @@ def side_topic(side: str) -> str:
 
 # every output topic (relative to the node: '~/<topic>') and its message type
 TOPICS: Dict[str, type] = {JOINTS: PoseArray, CLOUD: PointCloud2, MARKERS: MarkerArray,
-                           **{side_topic(side): PoseArray for side in SIDES}}
+                           **{side_topic(side): PoseArray for side in SIDES},
+                           **{wrist_topic(side): PoseStamped for side in SIDES}}
 
 
 def empty_cloud(header: Header) -> PointCloud2:
@@ -42,10 +47,12 @@ def empty_cloud(header: Header) -> PointCloud2:
 
 
 def frame_messages(hands: Sequence[HandOutput], visible_before: AbstractSet[str],
-                   joint_set: JointSet, header: Header) -> List[Tuple[str, Any]]:
+                   joint_set: JointSet, header: Header,
+                   tf: bool = False) -> List[Tuple[str, Any]]:
     """(topic, message) pairs for one frame: ``hands`` are the accepted hands (best score
     first, at most one per side), ``visible_before`` the sides published on the frame
-    before. Empty when nothing is to be said (no hand now, none before)."""
+    before; ``tf``: add the wrists' TFMessage under TF_TOPIC ('/tf', absolute). Empty when
+    nothing is to be said (no hand now, none before)."""
     out: List[Tuple[str, Any]] = []
     if hands:
         best = hands[0]
@@ -64,4 +71,9 @@ def frame_messages(hands: Sequence[HandOutput], visible_before: AbstractSet[str]
             markers += delete_hand_markers(joint_set, header, side).markers
     if markers:
         out.append((MARKERS, MarkerArray(markers=markers)))
+    wrists = wrist_poses(hands, joint_set, header)
+    out += [(wrist_topic(side), pose) for side, pose in wrists]
+    transforms = tf_message(wrists) if tf else None
+    if transforms is not None:
+        out.append((TF_TOPIC, transforms))
     return out
