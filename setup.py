@@ -17,6 +17,12 @@ def _files(pattern: str) -> list:
 # `colcon test` runs pytest over test/ instead of falling back to unittest (which finds 0 tests).
 TEST_REQUIRES = ['pytest>=7', 'pytest-timeout>=2.1', 'flake8>=6', 'flake8-import-order']
 
+# Robot-hand retargeting (hand_pose_ros.teleop, hand_retarget_node): dex-retargeting pulls in
+# pinocchio (pin), nlopt, pytransform3d, anytree and lxml; its vendored URDF reader imports six,
+# which 0.5.0 does not declare. It supports Python < 3.13 only (elsewhere the extra installs
+# nothing and the teleop tests skip).
+TELEOP = ['dex-retargeting==0.5.0; python_version < "3.13"', 'six']
+
 # The PyPI ROS 2 wheels: never a hard requirement (a user with a sourced ROS distro
 # already has rclpy and the message packages and must not get a second copy).
 ROS_WHEELS = [
@@ -56,6 +62,7 @@ setup(
     extras_require={
         'ros': ROS_WHEELS,
         'onnx': ['onnx>=1.15', 'onnxruntime>=1.17'],
+        'teleop': TELEOP,
         'test': TEST_REQUIRES,
         'dev': TEST_REQUIRES + ['colcon-common-extensions'],
     },
@@ -69,6 +76,7 @@ setup(
             'hand-pose = hand_pose_ros.cli:main',
             'hand_pose_node = hand_pose_ros.ros.node:main',
             'depth_source = hand_pose_ros.ros.depth_source:main',
+            'hand_retarget_node = hand_pose_ros.ros.retarget_node:main',
         ],
     },
 )

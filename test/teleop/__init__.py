@@ -1,0 +1,1 @@
+"""Tests of hand_pose_ros.teleop (robot hand retargeting; ROS-free)."""
