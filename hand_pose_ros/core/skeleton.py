@@ -1,4 +1,4 @@
-"""Joint sets (ICVL16, NYU14, MSRA21, HAND22, MEDIAPIPE21): names, bones, fingers and colours, defined once.
+"""Joint sets (ICVL16, NYU14, MSRA21, HAND22, MEDIAPIPE21): names, bones, fingers, colours.
 
 Every other module imports these: the network's output order, the evaluator's per-joint
 table, the renderer's bones and the RViz markers all come from here.
@@ -134,8 +134,8 @@ MEDIAPIPE21 = _build('mediapipe21', (('wrist', -1, PALM),), tuple(
                           ('ring', RING, ('mcp', 'pip', 'dip', 'tip')),
                           ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip')))))
 
-JOINT_SETS: Dict[str, JointSet] = {s.name: s for s in (ICVL16, NYU14, MSRA21, HAND22,
-                                                        MEDIAPIPE21)}
+JOINT_SETS: Dict[str, JointSet] = {
+    s.name: s for s in (ICVL16, NYU14, MSRA21, HAND22, MEDIAPIPE21)}
 
 # Which HAND22 joint each dataset joint is taken from (synthetic labels in dataset order).
 # ICVL's three finger joints are root = MCP (CMC-side MCP for the thumb), mid = PIP (IP for

@@ -17,7 +17,7 @@ from ..core.config import stored_model_config
 from ..core.nets.localizer import Localizer
 from ..core.nets.pose_net import PoseNet
 from ..core.resources import find_resource
-from ..core.skeleton import FROM_HAND22, HAND22, JointSet, get_joint_set
+from ..core.skeleton import FROM_HAND22, get_joint_set, HAND22, JointSet
 
 LOG = logging.getLogger('hand_pose_ros.train')
 

@@ -23,11 +23,13 @@ UPRIGHT = PoseConfig(frontal_prob=1.0, frontal_roll_deg=30.0, frontal_tilt_deg=2
 
 @pytest.fixture(scope='module')
 def estimators():
+    # ICVL16 joints: what the synthetic truth comes in
     right = HandPoseEstimator.from_files(device='cpu', precision='fp32', handedness='right',
-                                         detector='nearest')
+                                         detector='nearest', joint_order='icvl16')
     left = HandPoseEstimator.from_files(device='cpu', precision='fp32', handedness='left',
-                                        detector='nearest')
-    default = HandPoseEstimator.from_files(device='cpu', precision='fp32')
+                                        detector='nearest', joint_order='icvl16')
+    default = HandPoseEstimator.from_files(device='cpu', precision='fp32',
+                                           joint_order='icvl16')
     return right, left, default
 
 

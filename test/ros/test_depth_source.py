@@ -168,9 +168,9 @@ def test_shipped_model_accuracy_on_the_synthetic_source(start_node, probe):
         'depth_source_accuracy', ns)
     proc = start_node('hand_pose_ros.ros.node', {
         'model': model, 'reliable_input': True, 'min_confidence': 0.0, 'device': 'cpu',
-        # one right hand, found as when the bounds were measured (the node's default, the
-        # learned detector, is refused until its network ships)
-        'handedness': 'right', 'detector': 'nearest'},
+        # one right hand, found as when the bounds were measured, in the ICVL16 order the
+        # source's truth and the bounds are in
+        'handedness': 'right', 'detector': 'nearest', 'joint_order': 'icvl16'},
         'hand_pose_node_shipped', ns)
     truth = probe.subscribe(PoseArray, '/accuracy/depth_source/ground_truth')
     joints = probe.subscribe(PoseArray, '/accuracy/hand_pose_node/joints')

@@ -25,8 +25,9 @@ NODE = '/hand_pose_node'
 
 
 def two_handed_user(t_s: float):
-    """A frame (mm) of the animated user with both hands raised, and its true hands."""
-    return UserSceneGenerator(full_resolution=True).animate(t_s)
+    """A frame (mm) of the animated user with both hands raised, and its true hands in the
+    node's default order for the shipped whole-hand model (joint_order auto: MediaPipe-21)."""
+    return UserSceneGenerator(full_resolution=True).animate(t_s, joint_set='mediapipe21')
 
 
 @pytest.fixture(scope='module')

@@ -52,6 +52,7 @@ def test_corrupt_model_names_the_file(tmp_path):
     ('detector:=yolo', 'detector must be one of'),
     ('max_hands:=0', 'max_hands'),
     ('detection_threshold:=1.5', 'detection_threshold'),
+    ('joint_order:=mano', 'joint_order must be one of'),
 ])
 def test_invalid_parameters_at_start(tiny_model, param, message):
     result = run_node(f'model:={tiny_model}', param)
@@ -71,3 +72,13 @@ def test_auto_handedness_without_a_detector_is_one_clear_line(tiny_model):
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert 'needs the hand detector network' in line and 'nearest' in line
+
+
+def test_mediapipe_order_from_an_icvl16_model_is_one_clear_line(tiny_model):
+    """An ICVL16 network has no wrist and no DIP joints: asking it for MediaPipe-21 stops the
+    node with one line naming both joint sets, instead of publishing something else."""
+    result = run_node(f'model:={tiny_model}', 'device:=cpu', 'detector:=nearest',
+                      'handedness:=right', 'joint_order:=mediapipe21')
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert 'icvl16' in line and 'mediapipe21' in line and 'FATAL' in line

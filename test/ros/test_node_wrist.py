@@ -3,9 +3,9 @@ auto -> MediaPipe-21) publishes each side's wrist on ~/<side>/wrist, stamped wit
 header, at the side's published wrist joint; an ICVL16 model (no wrist) publishes no wrist and
 keeps running.
 
-The shipped model predicts ICVL16 joints only, so the whole-hand node runs a tiny untrained
-HAND22 network (random weights: its joints are nonsense, but they are the joints the node
-publishes, which is all the wrist has to agree with).
+The whole-hand node runs a tiny untrained HAND22 network (fast; random weights: its joints are
+nonsense, but they are the joints the node publishes, which is all the wrist has to agree
+with).
 """
 from pathlib import Path
 
@@ -115,4 +115,25 @@ def test_icvl16_model_publishes_no_wrist_and_keeps_running(probe, start_node, ti
     log = proc.output()
     assert log.count('no wrist pose: the icvl16 joints have no wrist') == 1, log
     assert proc.proc.poll() is None and 'Traceback' not in log
+    assert proc.stop() == 0
+
+
+def test_joint_order_icvl16_from_a_whole_hand_model(probe, start_node, tmp_path_factory):
+    """joint_order chooses what the topics and joint_names carry: ICVL16 from the whole-hand
+    network gives 16 poses and no wrist (ICVL16 has none). Catches the parameter being
+    ignored (21 poses) and a wrist published for a joint order without one."""
+    model = make_tiny_hand22_model(tmp_path_factory.mktemp('model16') / 'tiny_hand22.pt')
+    proc = start_node('hand_pose_ros.ros.node',
+                      {**tiny_node_parameters(model), 'joint_order': 'icvl16'},
+                      'hand_pose_node_order')
+    sender = FrameSender(probe, INTR)
+    inbox = subscribe(probe, NODE)
+    assert sender.wait_ready(), proc.output()
+    sender.prime(inbox['right/joints'], hand())
+    key = stamp_ns(sender.send(hand()))
+    joints = answer(inbox['right/joints'], key)
+    assert joints is not None and len(joints.poses) == 16, proc.output()
+    assert inbox['right/wrist'].messages == []
+    log = proc.output()
+    assert '(icvl16, 16 joints)' in log and 'no wrist pose: the icvl16 joints' in log, log
     assert proc.stop() == 0

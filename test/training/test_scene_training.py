@@ -72,8 +72,8 @@ def test_scene_batches_mirror_every_hand_into_the_network_side(tmp_path):
 
 def test_whole_hand_centre_is_the_icvl16_centre():
     spec = dataset_spec('icvl')
-    uvd = torch.tensor(np.random.default_rng(0).uniform([50, 50, 300], [250, 200, 500],
-                                                         (3, 22, 3)))
+    rng = np.random.default_rng(0)
+    uvd = torch.tensor(rng.uniform([50, 50, 300], [250, 200, 500], (3, 22, 3)))
     icvl = uvd[:, list(FROM_HAND22['icvl16'])]
     assert torch.allclose(hand_center_uvd(uvd, spec.intrinsics, 'hand22'),
                           hand_center_uvd(icvl, spec.intrinsics))
