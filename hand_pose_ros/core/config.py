@@ -12,6 +12,8 @@ from .handedness import check_side
 from .skeleton import get_joint_set
 
 VARIANTS: Tuple[str, ...] = ('attention', 'direct', 'two_branch', 'plain')
+# How the attention variant normalises the hourglass output into its mask (nets/pose_net.py).
+ATTENTION_MASKS: Tuple[str, ...] = ('sigmoid', 'channel_minmax', 'heatmap_minmax')
 T = TypeVar('T', bound='_Config')
 
 
@@ -48,12 +50,16 @@ class ModelConfig(_Config):
     sigma: float = 2.0             # Gaussian target std in heatmap pixels
     rd_ratio: float = 0.0625       # squeeze-excitation reduction ratio (1/16)
     handedness: str = 'right'      # the hand it is trained on; the estimator mirrors the other
+    attention_mask: str = 'sigmoid'  # ATTENTION_MASKS: how the attention mask is normalised
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)
         check_side(self.handedness)
         if self.variant not in VARIANTS:
             raise ValueError(f'variant must be one of {VARIANTS}, found {self.variant!r}')
+        if self.attention_mask not in ATTENTION_MASKS:
+            raise ValueError(f'attention_mask must be one of {ATTENTION_MASKS}, found '
+                             f'{self.attention_mask!r}')
         if self.input_size != 2 * self.heatmap_size:
             raise ValueError(f'input_size must be 2 x heatmap_size, found {self.input_size} and '
                              f'{self.heatmap_size}')

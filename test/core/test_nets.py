@@ -58,17 +58,42 @@ def test_paper_config_shapes():
     assert out.attention.min() >= 0 and out.attention.max() <= 1
 
 
-@pytest.mark.xfail(strict=True, reason='issue #13 (paper fidelity): the mask is sigmoid of '
-                   'post-ReLU hourglass features, so it cannot go below 0.5 and cannot switch '
-                   'off the background; remove this mark when the mask spans [0, 1]')
-def test_attention_mask_can_switch_off_the_background():
+@pytest.mark.parametrize('mask_name', [
+    pytest.param('sigmoid', marks=pytest.mark.xfail(
+        strict=True, reason='issue #13 (paper fidelity): the legacy mask (the default, what the '
+        'shipped models use) is sigmoid of post-ReLU hourglass features, so it cannot go below '
+        '0.5 and cannot switch off the background')),
+    'channel_minmax', 'heatmap_minmax'])
+def test_attention_mask_can_switch_off_the_background(mask_name):
     torch.manual_seed(0)
     net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
-                              hourglass_depth=3)).eval()
+                              hourglass_depth=3, attention_mask=mask_name)).eval()
     with torch.inference_mode():
         mask = net(torch.randn(4, 1, 64, 64)).attention
-    # with features of both signs, a mask spanning [0, 1] goes well below one half somewhere
+    # a mask spanning [0, 1] goes well below one half somewhere
     assert mask.min() < 0.25, float(mask.min())
+
+
+@pytest.mark.parametrize('mask_name', ['channel_minmax', 'heatmap_minmax'])
+def test_normalised_masks_span_zero_to_one_per_sample(mask_name):
+    torch.manual_seed(1)
+    cfg = ModelConfig(width=16, stacks=2, input_size=64, heatmap_size=32, hourglass_depth=3,
+                      attention_mask=mask_name)
+    net = PoseNet(cfg).eval()
+    with torch.inference_mode():
+        mask = net(torch.randn(3, 1, 64, 64)).attention
+    channels = 16 if mask_name == 'channel_minmax' else 1
+    assert mask.shape == (3, channels, 32, 32)
+    flat = mask.flatten(2)
+    assert torch.allclose(flat.amin(-1), torch.zeros(3, channels), atol=1e-6)
+    # every map reaches 1 somewhere, but one that is constant over the image (a channel the
+    # last ReLU zeroes everywhere) carries no "where": its mask is 0
+    top = flat.amax(-1)
+    varying = top > 0
+    assert varying.float().mean() > 0.5
+    assert torch.allclose(top[varying], torch.ones_like(top[varying]), atol=1e-4)
+    with pytest.raises(ValueError, match='attention_mask must be one of'):
+        ModelConfig(attention_mask='softmax')
 
 
 def test_wrong_input_shape_is_reported():
