@@ -114,25 +114,23 @@ MSRA21 = _build('msra21', (('wrist', -1, PALM),), tuple(
     for f, fid in (('index', INDEX), ('middle', MIDDLE), ('ring', RING),
                    ('little', LITTLE), ('thumb', THUMB))))
 
-# The synthetic kinematic hand: wrist, palm centre, 4 joints per finger.
-HAND22 = _build('hand22', (('wrist', -1, PALM), ('palm', 0, PALM)), tuple(
+# The four joints of every finger, thumb first, each chain hanging off the wrist (joint 0):
+# the whole hand and MediaPipe-21 share them.
+_WHOLE_HAND_FINGERS = tuple(
     (f, fid, parts, 0)
     for f, fid, parts in (('thumb', THUMB, ('cmc', 'mcp', 'ip', 'tip')),
                           ('index', INDEX, ('mcp', 'pip', 'dip', 'tip')),
                           ('middle', MIDDLE, ('mcp', 'pip', 'dip', 'tip')),
                           ('ring', RING, ('mcp', 'pip', 'dip', 'tip')),
-                          ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip')))))
+                          ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip'))))
+
+# The synthetic kinematic hand: wrist, palm centre, 4 joints per finger.
+HAND22 = _build('hand22', (('wrist', -1, PALM), ('palm', 0, PALM)), _WHOLE_HAND_FINGERS)
 
 # MediaPipe Hands / MANO order, what robot-hand retargeting (dex-retargeting) reads: 0 wrist;
 # 1-4 thumb CMC, MCP, IP, tip; 5-8 index MCP, PIP, DIP, tip; 9-12 middle; 13-16 ring; 17-20
 # little ("pinky" in MediaPipe). Every finger hangs off the wrist.
-MEDIAPIPE21 = _build('mediapipe21', (('wrist', -1, PALM),), tuple(
-    (f, fid, parts, 0)
-    for f, fid, parts in (('thumb', THUMB, ('cmc', 'mcp', 'ip', 'tip')),
-                          ('index', INDEX, ('mcp', 'pip', 'dip', 'tip')),
-                          ('middle', MIDDLE, ('mcp', 'pip', 'dip', 'tip')),
-                          ('ring', RING, ('mcp', 'pip', 'dip', 'tip')),
-                          ('little', LITTLE, ('mcp', 'pip', 'dip', 'tip')))))
+MEDIAPIPE21 = _build('mediapipe21', (('wrist', -1, PALM),), _WHOLE_HAND_FINGERS)
 
 JOINT_SETS: Dict[str, JointSet] = {
     s.name: s for s in (ICVL16, NYU14, MSRA21, HAND22, MEDIAPIPE21)}

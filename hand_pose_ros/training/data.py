@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .config import TrainConfig
-from ..core.camera import Intrinsics
+from ..core.camera import Intrinsics, xyz_to_uvd
 from ..core.specs import dataset_spec
 
 
@@ -110,7 +110,6 @@ class SceneMixSource:
 
     def scene_hands(self, step: int, count: int) -> Batch:
         """``count`` hands of scenes of one camera (the step's), one frame copy per hand."""
-        from ..core.camera import xyz_to_uvd
         gen = self.scenes
         gen.reseed(step_seed(self.seed, self.rank, step) ^ SCENE_STREAM)
         camera = gen.cameras[step % len(gen.cameras)]

@@ -62,17 +62,24 @@ def subscribe(probe, node: str) -> dict:
             for kind, msg_type in (('joints', PoseArray), ('wrist', PoseStamped))}
 
 
+def start(probe, start_node, params: dict, name: str):
+    """Start hand_pose_node with ``params``: (process, frame sender, inboxes), once the node
+    listens."""
+    proc = start_node('hand_pose_ros.ros.node', params, name)
+    sender = FrameSender(probe, INTR)
+    inbox = subscribe(probe, NODE)
+    assert sender.wait_ready(), proc.output()
+    return proc, sender, inbox
+
+
 def test_whole_hand_model_publishes_each_wrist_at_its_wrist_joint(probe, start_node,
                                                                   tmp_path_factory):
     """Catches no wrist on DDS, a wrist on the wrong side's topic, a header other than the
     input's, a non-unit quaternion, and a wrist position other than the published wrist
     joint (MediaPipe-21 joint 0, metres) of the same frame and side."""
     model = make_tiny_hand22_model(tmp_path_factory.mktemp('model') / 'tiny_hand22.pt')
-    proc = start_node('hand_pose_ros.ros.node', tiny_node_parameters(model),
-                      'hand_pose_node_wrist')
-    sender = FrameSender(probe, INTR)
-    inbox = subscribe(probe, NODE)
-    assert sender.wait_ready(), proc.output()
+    proc, sender, inbox = start(probe, start_node, tiny_node_parameters(model),
+                                'hand_pose_node_wrist')
     sender.prime(inbox['right/wrist'], hand())
     for side in ('right', 'left'):
         if side == 'left':
@@ -99,11 +106,8 @@ def test_whole_hand_model_publishes_each_wrist_at_its_wrist_joint(probe, start_n
 def test_icvl16_model_publishes_no_wrist_and_keeps_running(probe, start_node, tiny_model):
     """Catches a wrist made up from ICVL16's palm joint, a crash on a joint set without a
     wrist, and a missing start-up line saying why there is no wrist."""
-    proc = start_node('hand_pose_ros.ros.node', tiny_node_parameters(tiny_model),
-                      'hand_pose_node_icvl_wrist')
-    sender = FrameSender(probe, INTR)
-    inbox = subscribe(probe, NODE)
-    assert sender.wait_ready(), proc.output()
+    proc, sender, inbox = start(probe, start_node, tiny_node_parameters(tiny_model),
+                                'hand_pose_node_icvl_wrist')
     sender.prime(inbox['right/joints'], hand())
     for _ in range(3):
         key = stamp_ns(sender.send(hand()))
@@ -123,12 +127,9 @@ def test_joint_order_icvl16_from_a_whole_hand_model(probe, start_node, tmp_path_
     network gives 16 poses and no wrist (ICVL16 has none). Catches the parameter being
     ignored (21 poses) and a wrist published for a joint order without one."""
     model = make_tiny_hand22_model(tmp_path_factory.mktemp('model16') / 'tiny_hand22.pt')
-    proc = start_node('hand_pose_ros.ros.node',
-                      {**tiny_node_parameters(model), 'joint_order': 'icvl16'},
-                      'hand_pose_node_order')
-    sender = FrameSender(probe, INTR)
-    inbox = subscribe(probe, NODE)
-    assert sender.wait_ready(), proc.output()
+    proc, sender, inbox = start(probe, start_node,
+                                {**tiny_node_parameters(model), 'joint_order': 'icvl16'},
+                                'hand_pose_node_order')
     sender.prime(inbox['right/joints'], hand())
     key = stamp_ns(sender.send(hand()))
     joints = answer(inbox['right/joints'], key)
