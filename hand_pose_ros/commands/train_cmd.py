@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='continue exactly from OUT/train_state.pt')
     parser.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda')
     parser.add_argument('--steps', type=int, default=None, help='override the step budget')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        dest='sets', help='override one config value, KEY a dotted path, VALUE '
+                        'read as YAML (e.g. --set pose.variant=plain --set optimizer.lr=1e-3); '
+                        'repeatable; --resume needs the same overrides')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if task in ('detector', 'side'):
         return _run_small_net(args, task)
     try:
-        cfg = load_train_config(args.config)
+        cfg = load_train_config(args.config, args.sets)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
         trainer = Trainer(cfg, args.out, data_root=args.data_root, device=args.device)
@@ -64,7 +68,7 @@ def _run_small_net(args: argparse.Namespace, task: str) -> int:
                      detector_trainer.DetectorTrainer),
         'side': (side_trainer.load_side_train_config, side_trainer.SideTrainer)}[task]
     try:
-        cfg = load(args.config)
+        cfg = load(args.config, args.sets)
         if args.steps is not None:
             cfg = replace(cfg, steps=args.steps)
         trainer = trainer_cls(cfg, args.out, device=args.device)

@@ -1,7 +1,9 @@
 """Training configuration: frozen dataclasses from config/train/*.yaml (unknown keys raise)."""
+import copy
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+import re
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import yaml
 
@@ -121,6 +123,9 @@ class TrainConfig:
     # a pose net of another joint set is mapped joint by joint (training/warm_start.py).
     init_pose: Optional[str] = None
     init_localizer: Optional[str] = None
+    # Fields of the model file's 'pose' section replaced for this run (ablations: variant,
+    # attention_mask), e.g. {variant: plain}; stored with the run like every other field.
+    pose: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -138,6 +143,11 @@ class TrainConfig:
         if not path.suffix:
             path = find_resource(f'config/models/{self.model}.yaml')
         pose, localizer = load_model_yaml(path)
+        if self.pose:
+            try:
+                pose = ModelConfig.from_dict({**pose.to_dict(), **self.pose})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f'pose overrides {self.pose}: {exc}') from None
         if self.train_pose and self.data.source not in RENDERED_SOURCES:
             labels = dataset_spec(self.data.source).joint_set
             if labels.name != pose.joint_set:
@@ -176,25 +186,56 @@ _NESTED = {'DataConfig': DataConfig, 'AugmentConfig': AugmentConfig,
            'OptimConfig': OptimConfig}
 
 
-def read_train_yaml(path: Union[str, Path]) -> Tuple[Path, Dict[str, Any]]:
+def apply_overrides(data: Dict[str, Any], sets: Sequence[str]) -> Dict[str, Any]:
+    """A copy of a training YAML mapping with each ``KEY=VALUE`` of ``sets`` applied: KEY a
+    dotted path (``pose.variant``, ``optimizer.lr``), VALUE read as YAML (``1e-3``, ``[1, 2]``,
+    ``plain``); ValueError for an item without '=' or a path through a non-mapping."""
+    out = copy.deepcopy(data)
+    for item in sets:
+        key, sep, text = item.partition('=')
+        if not sep or not key.strip():
+            raise ValueError(f'--set expects KEY=VALUE (e.g. pose.variant=plain), found {item!r}')
+        *parents, leaf = key.strip().split('.')
+        node = out
+        for part in parents:
+            if node.get(part) is None:         # absent, or an empty section in the YAML
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ValueError(f'--set {item!r}: {part!r} is not a section of the config')
+        node[leaf] = _yaml_value(text)
+    return out
+
+
+def _yaml_value(text: str) -> Any:
+    """A --set VALUE read as YAML, with '1e-3' a number (YAML 1.1 wants '1.0e-3')."""
+    value = yaml.safe_load(text) if text.strip() else None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
+_NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+')
+
+
+def read_train_yaml(path: Union[str, Path], sets: Sequence[str] = ()
+                    ) -> Tuple[Path, Dict[str, Any]]:
     """(file, its mapping) of a training YAML: an existing path, else a shipped name under
-    config/train/ ('.yaml' optional); FileNotFoundError lists where it looked."""
+    config/train/ ('.yaml' optional), with the ``sets`` overrides applied (apply_overrides);
+    FileNotFoundError lists where it looked."""
     p = Path(path)
     if not p.is_file():
         name = str(path) if str(path).endswith('.yaml') else f'{path}.yaml'
         p = find_resource(f'config/train/{name}')
     with open(p, encoding='utf-8') as f:
         data = yaml.safe_load(f) or {}
-    return p, data
+    return p, apply_overrides(data, sets)
 
 
-def load_train_config(path: Union[str, Path]) -> TrainConfig:
-    """Read a config/train/*.yaml file (a bare name is looked up among the shipped ones)."""
-    p = Path(path)
-    if not p.suffix:
-        p = find_resource(f'config/train/{path}.yaml')
-    with open(p, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
+def load_train_config(path: Union[str, Path], sets: Sequence[str] = ()) -> TrainConfig:
+    """Read a config/train/*.yaml file (a bare name is looked up among the shipped ones), with
+    the ``sets`` overrides (``KEY=VALUE``, apply_overrides) applied."""
+    p, data = read_train_yaml(path, sets)
     try:
         return TrainConfig.from_dict(data)
     except (TypeError, ValueError) as exc:

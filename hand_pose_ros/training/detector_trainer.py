@@ -69,9 +69,11 @@ class DetectorTrainConfig:
         return asdict(self)
 
 
-def load_detector_train_config(path: Union[str, Path]) -> DetectorTrainConfig:
-    """Read a detector training YAML (a path or a name under config/train/)."""
-    p, data = read_train_yaml(path)
+def load_detector_train_config(path: Union[str, Path], sets: Sequence[str] = ()
+                               ) -> DetectorTrainConfig:
+    """Read a detector training YAML (a path or a name under config/train/), with
+    the ``sets`` overrides (KEY=VALUE) applied."""
+    p, data = read_train_yaml(path, sets)
     cfg = _from_dict(DetectorTrainConfig, data, str(p))
     if isinstance(cfg.optimizer, dict):
         cfg = DetectorTrainConfig(**{**asdict(cfg), 'optimizer': OptimConfig(**cfg.optimizer)})

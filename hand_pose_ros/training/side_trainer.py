@@ -10,7 +10,7 @@ accuracy on held-out renders of a fixed seed, through the same crop code.
 from dataclasses import asdict, dataclass, field
 import math
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -54,9 +54,10 @@ class SideTrainConfig:
         return asdict(self)
 
 
-def load_side_train_config(path: Union[str, Path]) -> SideTrainConfig:
-    """Read a side-classifier training YAML (a path or a name under config/train/)."""
-    p, data = read_train_yaml(path)
+def load_side_train_config(path: Union[str, Path], sets: Sequence[str] = ()) -> SideTrainConfig:
+    """Read a side-classifier training YAML (a path or a name under config/train/), with
+    the ``sets`` overrides (KEY=VALUE) applied."""
+    p, data = read_train_yaml(path, sets)
     cfg = _from_dict(SideTrainConfig, data, str(p))
     SideConfig.from_dict(cfg.side)
     return cfg
