@@ -72,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--localizer-passes', type=int, default=None, metavar='N',
                         help="localizer runs per frame, each around the previous centre "
                         "(default: the estimator's, 2)")
+    render.add_argument('--center', default='estimated', choices=('estimated', 'truth'),
+                        help='--render: where each pose crop is centred: the estimator\'s '
+                        '(detector or centre of mass, then the localizer) or the true hand '
+                        'centre (the pose network alone, as in the ablation)')
     render.add_argument('--stride', type=int, default=1, help='use every N-th frame')
     render.add_argument('--seed', type=int, default=0, help='seed of the sensor-noise model')
     render.add_argument('--batch-size', type=int, default=32, help='frames per render/estimate')
@@ -120,6 +124,7 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
     import torch
 
     from ..core.camera import uvd_to_xyz
+    from ..core.crop import hand_center_uvd
     try:
         from ..synthetic import SyntheticGenerator
     except ImportError as exc:
@@ -141,7 +146,9 @@ def _estimate_rendered(args: argparse.Namespace, spec, gt_uvd):
         except ValueError as exc:
             raise _Fail(f'{args.render}: frames {start + 1}..{stop}: {exc}') from None
         frames = list(depth.detach().cpu().float().numpy())
-        for k, found in enumerate(est.estimate_batch(frames, intr), start=start):
+        centers = None if args.center == 'estimated' else \
+            hand_center_uvd(torch.from_numpy(gt_uvd[start:stop]), intr).numpy()
+        for k, found in enumerate(est.estimate_batch(frames, intr, centers), start=start):
             if found.pose is None:
                 failed[k] = True
                 pred[k] = _fallback_uvd(frames[k - start], intr, est)[None]
@@ -228,9 +235,10 @@ def _evaluate_render(args: argparse.Namespace, spec) -> Tuple[str, 'EvalResult',
     extra = {'file': f'render:{gt_path}', 'gt': str(gt_path), 'model': str(est.model_path),
              'localizer': str(est.localizer_path) if est.localizer_path else None,
              'precision': est.precision, 'seed': args.seed, 'stride': args.stride,
-             'failures': int(failed.sum()),
+             'center': args.center, 'failures': int(failed.sum()),
              'failure_scoring': FAILURE_SCORING}
-    return f'render:{gt_path.name}', result, extra
+    label = f'render:{gt_path.name}' + (':true-centre' if args.center == 'truth' else '')
+    return label, result, extra
 
 
 def _table(spec, gt, rows) -> str:
@@ -273,6 +281,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.dataset is None:
         print('hand-pose eval: --dataset is required (icvl, nyu or msra)', file=sys.stderr)
+        return 2
+    if args.center != 'estimated' and args.render is None:
+        print('hand-pose eval: --center truth works only with --render', file=sys.stderr)
         return 2
     if args.render is not None or args.synthetic is not None:
         logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')

@@ -402,6 +402,17 @@ class HandPoseEstimator:
             out.append([(com.astype(np.float32), 1.0, hand_side)])
         return out
 
+    def _given_centers(self, centers_uvd: np.ndarray, n_frames: int, side: str
+                       ) -> List[List[Tuple[np.ndarray, float, str]]]:
+        """One candidate per frame at the given centre, of the declared side (the network's
+        own under 'auto')."""
+        centers = np.asarray(centers_uvd, dtype=np.float32)
+        if centers.shape != (n_frames, 3) or not np.isfinite(centers).all():
+            raise ValueError(f'centers_uvd must be ({n_frames}, 3) finite (u, v pixels, d mm), '
+                             f'found shape {centers.shape}')
+        hand_side = self.config.handedness if side == 'auto' else side
+        return [[(c, 1.0, hand_side)] for c in centers]
+
     def _classify_sides(self, depth_t: torch.Tensor, center: torch.Tensor, intr: Intrinsics,
                         owner: List[int]) -> List[str]:
         """Each hand's side by the left/right classifier on its (unmirrored) crop. Two hands
@@ -449,9 +460,11 @@ class HandPoseEstimator:
         return patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip)
 
     @torch.inference_mode()
-    def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics) -> List[Estimate]:
+    def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics,
+                       centers_uvd: Optional[np.ndarray] = None) -> List[Estimate]:
         """Estimate several frames of one camera at once (one network call per stage for all
-        hands of all frames)."""
+        hands of all frames). ``centers_uvd`` (N, 3) (pixels, mm): crop one hand per frame
+        exactly there, without detector or localizer (evaluation of the pose network alone)."""
         with self._lock:
             settings = {'near': self.near_mm, 'far': self.far_mm, 'cube': self.cube_mm,
                         'side': self.handedness, 'passes': self.localizer_passes,
@@ -461,7 +474,11 @@ class HandPoseEstimator:
         sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
         t0 = time.perf_counter()
         frames = [as_depth_mm(d, intr) for d in depths]
-        per_frame = self._candidates(frames, intr, settings)
+        if centers_uvd is None:
+            per_frame = self._candidates(frames, intr, settings)
+        else:
+            per_frame = self._given_centers(centers_uvd, len(frames), settings['side'])
+            passes, settings['detector'] = 0, 'given'
         what = 'hand' if settings['detector'] == 'nearest' else \
             f'hand detected (score >= {settings["threshold"]:.2f})'
         results: List[Estimate] = [
@@ -524,7 +541,7 @@ class HandPoseEstimator:
                          patch_uv[:, sel])]
         t5 = time.perf_counter()
         n_frames = len(set(owner))
-        stage = 'detector' if settings['detector'] == 'learned' else 'com'
+        stage = {'learned': 'detector', 'nearest': 'com'}.get(settings['detector'], 'given')
         timings = {stage: (t1 - t0) * 1e3 / n_frames,
                    'localizer': (t2 - t1 - side_s) * 1e3 / n_frames,
                    'side': side_s * 1e3 / n_frames,

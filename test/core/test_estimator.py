@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from hand_pose_ros.core.camera import xyz_to_uvd
+from hand_pose_ros.core.camera import uvd_to_xyz, xyz_to_uvd
 from hand_pose_ros.core.estimator import HandPoseEstimator, select_device
 from hand_pose_ros.core.nets.localizer import Localizer
 from hand_pose_ros.core.nets.pose_net import PoseNet
@@ -108,6 +108,22 @@ def test_batch_matches_single(estimator, icvl):
                                atol=1e-3)
     np.testing.assert_allclose(batch[2].pose.xyz, estimator.estimate(b, icvl.intrinsics).xyz,
                                atol=1e-3)
+
+
+def test_given_centres_crop_exactly_there(estimator, icvl):
+    """centers_uvd skips finding the hand: the crop is at the given centre (no localizer),
+    even on an empty frame or beyond the search range; a bad shape is a clear error."""
+    frame = blob_frame(center=(180, 100), depth=420.0)
+    given = np.array([[180.0, 100.0, 430.0], [60.0, 50.0, 2500.0]], np.float32)
+    out = estimator.estimate_batch([frame, np.zeros_like(frame)], icvl.intrinsics, given)
+    for result, centre in zip(out, given):
+        assert result.pose is not None and 'given' in result.pose.timings
+        np.testing.assert_allclose(result.pose.center, uvd_to_xyz(centre, icvl.intrinsics),
+                                   rtol=1e-5, atol=1e-3)
+    found = estimator.estimate(frame, icvl.intrinsics)          # detector + localizer path
+    assert not np.allclose(found.center, out[0].pose.center, atol=1.0)
+    with pytest.raises(ValueError, match='centers_uvd must be'):
+        estimator.estimate_batch([frame], icvl.intrinsics, given)
 
 
 def test_configure_validates(estimator):

@@ -206,6 +206,28 @@ def test_render_mode_stride_table_and_bad_model(capsys, tmp_path, tiny_model):
 
 
 @pytest.mark.slow
+def test_render_mode_true_centre_skips_finding_the_hand(capsys, tmp_path, tiny_model):
+    """--center truth crops at the true centre: even the hand at 3 m (beyond the search
+    range, a failure with estimated centres) is estimated, and the crop sits on the hand."""
+    pytest.importorskip('hand_pose_ros.synthetic', reason='synthetic renderer not available')
+    gt = write_uvd(tmp_path / 'gt.txt', open_hand_uvd([400.0, 3000.0]))
+    args = ['--render', str(gt), '--dataset', 'icvl', '--model', tiny_model, '--localizer',
+            'none', '--precision', 'fp32', '--optimize', 'none', '--json']
+    status, out, err = run_cli(capsys, *args, '--center', 'truth')
+    assert status == 0, err
+    rec = json.loads(out)
+    assert rec['center'] == 'truth' and rec['failures'] == 0
+    # random weights put joints anywhere in the crop, but the crop is on the hand: every
+    # joint lies within the 250 mm cube around its true centre
+    assert rec['mean_mm'] < 250.0
+    status, out, err = run_cli(capsys, *args)
+    assert status == 0 and json.loads(out)['failures'] == 1, err
+    status, _, err = run_cli(capsys, '--synthetic', '2', '--dataset', 'icvl', '--center',
+                             'truth')
+    assert status == 2 and 'only with --render' in err
+
+
+@pytest.mark.slow
 def test_synthetic_mode_scores_the_shipped_model_on_both_hands(capsys):
     pytest.importorskip('hand_pose_ros.synthetic', reason='synthetic renderer not available')
     status, out, err = run_cli(capsys, '--synthetic', '16', '--hands', 'both', '--dataset',
