@@ -22,7 +22,9 @@ JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
   ``estimator_internal_ms``: the estimator's own 'total' timing;
 - ``pipeline_ms``: image_conversion + estimator_ms + message_building (what the node computes);
 - ``node``: {``status``: ok | skipped | failed, ``reason``, and when ok ``end_to_end_ms``,
-  ``end_to_end_p90_ms``, ``frames``, ``lost``, ``ratio`` (end_to_end_ms / estimator_ms),
+  ``end_to_end_p90_ms``, ``frames``, ``lost``, ``threads`` (the node's network threads:
+  ``--threads``, else the node's default, the cores minus one), ``estimator_ms`` (the estimator
+  timed at those threads), ``ratio`` (end_to_end_ms / that estimator_ms: what the node adds),
   ``domain_id``, ``parameters``, ``parameters_not_declared``};
 - ``hands`` (benchmark/hands.py): {``status``: ok | skipped, ``reason``, and when ok ``camera``,
   ``scene``, ``frame_size`` [W, H], ``pinned`` (how the hand count is fixed), ``rows``: per
@@ -49,7 +51,7 @@ from .hands import pin_hands, time_hands
 from .models import build_estimator, model_files, network_stats
 from .stages import bench_frames, FINDER_STAGES, STAGES, time_conversions, time_estimator
 from ..core.detection import detector_input, sample_frames
-from ..core.precision import cpu_flags, native_bf16
+from ..core.precision import cpu_flags, native_bf16, network_threads
 
 SPEED_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
 # Speed goals (issue 11), checked here, never in timed tests: one hand through the whole
@@ -159,11 +161,15 @@ def run_bench(opts: BenchOptions) -> dict:
                                  'localizer': str(loc_path) if est.localizer_path else None,
                                  'detector': str(det_path) if det_path else None}
         if opts.node:
+            threads = _node_threads(opts.threads)
             node = measure_node(pose_path, loc_path, frames, intr,
-                                _node_settings(est, opts.precision, report['threads']),
+                                _node_settings(est, opts.precision, threads),
                                 runs=opts.node_frames)
             if node.get('status') == 'ok':
-                node['ratio'] = node['end_to_end_ms'] / report['estimator_ms']
+                node['threads'] = threads
+                node['estimator_ms'] = (report['estimator_ms'] if threads == report['threads']
+                                        else _estimator_ms_at(est, frames, intr, threads, opts))
+                node['ratio'] = node['end_to_end_ms'] / node['estimator_ms']
             report['node'] = node
     report['hands'] = time_hands(est, opts.frames, opts.warmup, opts.runs)
     report['goals'] = _goals(report)
@@ -179,6 +185,23 @@ def _detector_stats(est, frame, intr) -> Optional[dict]:
         return None
     small = sample_frames(torch.from_numpy(frame[None]), intr, det.config)[0]
     return network_stats(det, detector_input(small, det.config))
+
+
+def _node_threads(requested: Optional[int]) -> int:
+    """The node's network threads: --threads when given, else the node's own default (its
+    ``threads`` parameter 0: the cores minus one, which leaves a core to its DDS and executor
+    threads; on 2 cores with 2 network threads the node ran 100 ms against 69 ms)."""
+    return network_threads(requested or 0)
+
+
+def _estimator_ms_at(est, frames, intr, threads: int, opts: BenchOptions) -> float:
+    """The estimator's per-frame time (ms) at ``threads`` torch threads (then restored)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return time_estimator(est, frames, intr, opts.warmup, opts.runs)['estimator_ms']
+    finally:
+        torch.set_num_threads(before)
 
 
 def _node_settings(est, precision: str, threads: int) -> Dict[str, str]:
@@ -239,8 +262,9 @@ def format_text(r: dict) -> str:
     node = r['node']
     if node['status'] == 'ok':
         lines.append(f"node end to end      {node['end_to_end_ms']:8.2f}  (ratio "
-                     f"{node['ratio']:.2f} x estimator; p90 {node['end_to_end_p90_ms']:.1f} ms; "
-                     f"{node['frames']} frames, {node['lost']} lost)")
+                     f"{node['ratio']:.2f} x the estimator's {node['estimator_ms']:.2f} ms at the "
+                     f"node's {node['threads']} thread(s); p90 {node['end_to_end_p90_ms']:.1f} "
+                     f"ms; {node['frames']} frames, {node['lost']} lost)")
     else:
         lines.append(f"node end to end      {node['status']}: {node['reason']}")
     lines += _hands_text(r['hands']) + _goals_text(r['goals'])
