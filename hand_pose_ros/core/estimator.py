@@ -42,6 +42,7 @@ from .nets.pose_net import PoseNet, PoseOutput
 from .nets.side import SideClassifier
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
 from .resources import resolve_detector_file, resolve_model_files
+from .side_memory import SideMemory
 from .skeleton import get_joint_set, joint_selection, JointSet, resolve_joint_order
 
 # Default and most localizer passes, chosen on 1,024 held-out synthetic hands of both sides
@@ -434,37 +435,51 @@ class HandPoseEstimator:
         return 'left' if self.config.handedness == 'right' else 'right'
 
     def _pose_both_ways(self, depth_t: torch.Tensor, center: torch.Tensor, intr: Intrinsics,
-                        cube: float, owner: List[int]):
+                        cube: float, owner: List[int], prior: Optional[np.ndarray] = None):
         """Handedness 'auto' without a left/right classifier: the pose network on each hand's
         crop as it is and mirrored (one call); the hypothesis with the higher mean joint
-        confidence wins (a hand of the other side than the network's fits it only mirrored);
-        two hands of one frame are one user's two hands, one of each side, the assignment
-        with the higher summed confidence. Returns the winning (patch, transform, normalised
-        joints, confidences) and the (N,) mirror flags."""
+        confidence wins (a hand of the other side than the network's fits it only mirrored),
+        after adding ``prior`` (N,), the left-side evidence a hand brings from its past frames
+        (core/side_memory.py); two hands of one frame are one user's two hands, one of each
+        side, the one with more left-side evidence the left. Returns the winning (patch,
+        transform, normalised joints, confidences), the (N,) mirror flags and the (N,) left
+        margins of this frame alone (mean confidence as a left hand minus as a right one)."""
         n, s = center.shape[0], self.config.input_size
         flags = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)])
         patch, t = crop_cube(depth_t.repeat(2, 1, 1), center.repeat(2, 1), intr, cube, s,
                              flags.to(self.device))
         nuvd, conf = PoseNet.joints(self._run_pose(patch))
-        c = conf.float().mean(-1).cpu().numpy()
+        c = conf.float().mean(-1).cpu().numpy().astype(np.float64)
         plain, mirrored = c[:n], c[n:]
-        flip = [bool(mirrored[k] > plain[k]) for k in range(n)]
+        left_margin = plain - mirrored if self.config.handedness == 'left' else mirrored - plain
+        left = left_margin + (0.0 if prior is None else prior)
+        # evidence for the side the network was not trained on: > 0 means mirror the crop
+        other = -left if self.config.handedness == 'left' else left
+        flip = [bool(other[k] > 0) for k in range(n)]
         for i in set(owner):
             ks = [k for k, o in enumerate(owner) if o == i]
             if len(ks) == 2:
                 a, b = ks
-                a_mirrored = mirrored[a] + plain[b] > plain[a] + mirrored[b]
-                flip[a], flip[b] = bool(a_mirrored), not a_mirrored
+                flip[a] = bool(other[a] > other[b])
+                flip[b] = not flip[a]
         pick = torch.tensor([k + n * int(f) for k, f in enumerate(flip)], device=self.device)
         chosen = CropTransform(t.affine[pick], t.center_d[pick], t.half_depth_mm[pick], t.size)
-        return patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip)
+        return patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip), left_margin
 
     @torch.inference_mode()
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics,
-                       centers_uvd: Optional[np.ndarray] = None) -> List[Estimate]:
+                       centers_uvd: Optional[np.ndarray] = None, *,
+                       side_memory: Optional[SideMemory] = None,
+                       t_s: float = 0.0) -> List[Estimate]:
         """Estimate several frames of one camera at once (one network call per stage for all
         hands of all frames). ``centers_uvd`` (N, 3) (pixels, mm): crop one hand per frame
-        exactly there, without detector or localizer (evaluation of the pose network alone)."""
+        exactly there, without detector or localizer (evaluation of the pose network alone).
+        ``side_memory`` (one frame at a time, taken at ``t_s`` seconds): under 'auto'
+        handedness read both ways, each hand's side also weighs its past frames
+        (core/side_memory.py), and the memory learns this frame."""
+        if side_memory is not None and len(depths) != 1:
+            raise ValueError(f'side_memory follows hands frame by frame: give one frame, '
+                             f'found {len(depths)}')
         with self._lock:
             settings = {'near': self.near_mm, 'far': self.far_mm, 'cube': self.cube_mm,
                         'side': self.handedness, 'passes': self.localizer_passes,
@@ -519,8 +534,15 @@ class HandPoseEstimator:
         if settings['side'] == 'auto' and self.side_classifier is None:
             sync()
             t3 = time.perf_counter()
-            patch, transform, nuvd, conf, mirror = self._pose_both_ways(
-                depth_t, center, intr, cube, owner)
+            tracks, prior, center_mm = None, None, None
+            if side_memory is not None:
+                center_mm = uvd_to_xyz(center, intr).double().cpu().numpy()
+                tracks = side_memory.match(center_mm, t_s)
+                prior = side_memory.priors(tracks)
+            patch, transform, nuvd, conf, mirror, left_margin = self._pose_both_ways(
+                depth_t, center, intr, cube, owner, prior)
+            if side_memory is not None:
+                side_memory.update(tracks, center_mm, left_margin, t_s)
             hands = [(h[0], h[1], self._other_side() if m else self.config.handedness)
                      for h, m in zip(hands, mirror.tolist())]
         else:

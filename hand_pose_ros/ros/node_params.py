@@ -14,6 +14,7 @@ from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PAS
                               DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
                               MAX_HANDS, MAX_LOCALIZER_PASSES)
 from ..core.precision import network_threads, PRECISIONS  # noqa: F401 (re-exported)
+from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES
 from ..core.skeleton import JOINT_ORDERS
 
 DEVICES_HELP = "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
@@ -39,6 +40,7 @@ class NodeParams:
     smoothing_d_cutoff: float = 1.0
     publish_debug_image: bool = False
     handedness: str = 'auto'
+    handedness_memory_frames: float = DEFAULT_HALF_LIFE_FRAMES
     max_hands: int = DEFAULT_MAX_HANDS
     detector: str = 'learned'
     detection_threshold: float = DEFAULT_DETECTION_THRESHOLD
@@ -90,8 +92,13 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               (0.01, 100.0)),
     ParamSpec('publish_debug_image', 'publish ~/debug_image: the network crop with the '
               'predicted skeleton (bgr8)'),
-    ParamSpec('handedness', "'auto' (each hand's side from the detector's left/right "
-              "classifier), 'right' or 'left' (every hand is taken for that side)"),
+    ParamSpec('handedness', "'auto' (each hand's side from the pose network read as it is "
+              "and mirrored, the better fit wins; two hands of a frame are one of each side), "
+              "'right' or 'left' (every hand is taken for that side)"),
+    ParamSpec('handedness_memory_frames', "'auto' handedness: half-life (frames) of the "
+              'left/right evidence each hand followed from frame to frame keeps, so one '
+              'ambiguous frame does not flip its side; 0 = every frame decides alone',
+              (0.0, 1000.0)),
     ParamSpec('max_hands', 'most hands estimated per frame, highest detection score first; at '
               'most one per side is published', (1, MAX_HANDS)),
     ParamSpec('detector', "hand detector: 'learned' (the detector network finds up to "

@@ -14,6 +14,7 @@ from ..core.camera import Intrinsics
 from ..core.estimator import HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
 from ..core.handedness import SIDES
+from ..core.side_memory import SideMemory
 
 NO_HAND = 'no_hand'
 LOW_CONFIDENCE = 'low_confidence'
@@ -82,6 +83,14 @@ def smoothing_filters(params: NodeParams) -> Optional[Dict[str, OneEuroFilter]]:
                                 params.smoothing_d_cutoff) for side in SIDES}
 
 
+def side_memory(params: NodeParams) -> Optional[SideMemory]:
+    """A fresh left/right memory of the followed hands under 'auto' handedness with a
+    positive handedness_memory_frames, else None (every frame decides alone)."""
+    if params.handedness != 'auto' or params.handedness_memory_frames <= 0:
+        return None
+    return SideMemory(params.handedness_memory_frames)
+
+
 def warm_up(estimator: HandPoseEstimator, runs: int = 3) -> float:
     """Run the whole estimator on a synthetic hand-sized disc ``runs`` times (the first calls
     of a traced network compile it); returns the last run's time in ms (0 if no hand found)."""
@@ -112,6 +121,7 @@ class FramePipeline:
         self._lock = threading.Lock()
         self._params = params
         self._filters: Optional[Dict[str, OneEuroFilter]] = None
+        self._memory: Optional[SideMemory] = None
         self.configure(params)
 
     @property
@@ -124,13 +134,14 @@ class FramePipeline:
         """Apply new (already validated) parameters; safe while ``process`` runs elsewhere."""
         self.estimator.configure(**estimator_settings(params, self.estimator.config.cube_mm))
         filters = smoothing_filters(params)
+        memory = side_memory(params)
         with self._lock:
-            self._params, self._filters = params, filters
+            self._params, self._filters, self._memory = params, filters, memory
 
     def process(self, image: Image, info: Optional[CameraInfo]) -> FrameResult:
         """Run one Image + CameraInfo pair; never raises for bad input (returns a reason)."""
         with self._lock:
-            params, filters = self._params, self._filters
+            params, filters, memory = self._params, self._filters, self._memory
         try:
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite)
         except ConversionError as exc:
@@ -147,7 +158,12 @@ class FramePipeline:
             notes.append(('nonfinite_as_missing', f'{frame.nonfinite} NaN/inf depth pixels '
                           'treated as missing (reject_nonfinite is false)'))
         try:
-            estimate = self.estimator.estimate_detailed(frame.depth_mm, frame.intrinsics)
+            if memory is None:
+                estimate = self.estimator.estimate_detailed(frame.depth_mm, frame.intrinsics)
+            else:
+                estimate = self.estimator.estimate_batch(
+                    [frame.depth_mm], frame.intrinsics, side_memory=memory,
+                    t_s=stamp_to_s(image.header.stamp))[0]
         except ValueError as exc:
             return self._lost(filters, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
                               notes)

@@ -9,6 +9,7 @@ from hand_pose_ros.core.nets.detector import HandDetector
 from hand_pose_ros.core.nets.pose_net import PoseNet
 from hand_pose_ros.core.nets.side import SideClassifier
 from hand_pose_ros.core.resources import resolve_detector_file
+from hand_pose_ros.core.side_memory import SideMemory, SideTrack
 from hand_pose_ros.core.specs import camera_spec
 from test.conftest import blob_frame
 
@@ -47,6 +48,32 @@ def test_a_declared_side_mirrors_the_crop_and_labels_the_hand(tiny_config, icvl)
     assert right.pose is right.hands[0] and right.pose.score == 1.0
     # the network's side is right: the left hand's crop is the right one's mirror image
     assert np.allclose(left.pose.patch, right.pose.patch[:, ::-1])
+
+
+def test_side_memory_outweighs_one_frame_and_learns_it(tiny_config, icvl):
+    """'auto' read both ways with a memory: a followed hand with strong evidence for one side
+    keeps it whatever this frame alone says; the memory takes in the frame; a batch of
+    several frames cannot be followed."""
+    frame = blob_frame()
+    frame[100:110, 150:175] = 395.0
+    est = HandPoseEstimator(PoseNet(tiny_config), device='cpu', handedness='auto')
+    alone = est.estimate_detailed(frame, icvl.intrinsics).pose
+    other = 'left' if alone.handedness == 'right' else 'right'
+    memory = SideMemory(half_life_frames=10)
+    memory.tracks.append(SideTrack(alone.center.astype(np.float64) + 20.0,
+                                   10.0 if other == 'left' else -10.0, 0.0))
+    kept = est.estimate_batch([frame], icvl.intrinsics, side_memory=memory, t_s=0.05)[0].pose
+    assert kept.handedness == other
+    # its joints are the other hypothesis's: the crop is the mirror image of the alone one
+    assert np.allclose(kept.patch, alone.patch[:, ::-1])
+    (track,) = memory.tracks
+    assert track.last_s == 0.05 and np.allclose(track.center_mm, alone.center, atol=1e-3)
+    assert track.evidence != 10.0 * memory.decay and abs(track.evidence) > 5.0
+    fresh = SideMemory()
+    again = est.estimate_batch([frame], icvl.intrinsics, side_memory=fresh, t_s=0.0)[0].pose
+    assert again.handedness == alone.handedness and len(fresh.tracks) == 1
+    with pytest.raises(ValueError, match='one frame'):
+        est.estimate_batch([frame, frame], icvl.intrinsics, side_memory=fresh)
 
 
 @pytest.fixture(scope='module')

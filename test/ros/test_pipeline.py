@@ -167,5 +167,22 @@ def test_smoothing_follows_stamps(pipeline):
         pipeline.configure(PARAMS)
 
 
+def test_side_memory_follows_the_parameters(pipeline):
+    """A memory only under 'auto' with a positive half-life; a new one at each change."""
+    try:
+        pipeline.configure(replace(PARAMS, handedness='auto', handedness_memory_frames=5.0))
+        memory = pipeline._memory
+        assert memory is not None and memory.decay == pytest.approx(0.5 ** 0.2)
+        assert pipeline.process(*good(1.0)).ok and len(memory.tracks) == 1
+        assert memory.tracks[0].last_s == pytest.approx(1.0)
+        assert pipeline.process(*good(1.05)).ok and len(memory.tracks) == 1   # the same hand
+        pipeline.configure(replace(PARAMS, handedness='auto', handedness_memory_frames=0.0))
+        assert pipeline._memory is None and pipeline.process(*good(1.1)).ok
+        pipeline.configure(replace(PARAMS, handedness='left', handedness_memory_frames=5.0))
+        assert pipeline._memory is None
+    finally:
+        pipeline.configure(PARAMS)
+
+
 def test_warm_up_runs_the_whole_estimator(pipeline):
     assert warm_up(pipeline.estimator, runs=1) > 0
