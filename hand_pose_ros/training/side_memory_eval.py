@@ -6,7 +6,7 @@ Held-out single-hand sequences: the animated user of the demo (synthetic/user_sc
 in training. Per frame: was the hand found (within 60 mm of its true centre) and called the
 right side; per sequence: how often the called side changed.
 
-    python -m hand_pose_ros.training.side_memory_eval [--sequences 4] [--frames 60] [--fps 15]
+    python -m hand_pose_ros.training.side_memory_eval [--sequences 1] [--frames 16] [--fps 15]
 """
 import argparse
 from dataclasses import dataclass
@@ -93,8 +93,8 @@ def run_sequences(est: HandPoseEstimator, sequences: int, frames: int, fps: floa
 def main(argv: Optional[List[str]] = None) -> int:
     """Print the table (module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sequences', type=int, default=4)
-    parser.add_argument('--frames', type=int, default=60)
+    parser.add_argument('--sequences', type=int, default=1)
+    parser.add_argument('--frames', type=int, default=16)
     parser.add_argument('--fps', type=float, default=15.0)
     parser.add_argument('--model', default='default')
     args = parser.parse_args(argv)
