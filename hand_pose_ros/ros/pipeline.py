@@ -158,12 +158,9 @@ class FramePipeline:
             notes.append(('nonfinite_as_missing', f'{frame.nonfinite} NaN/inf depth pixels '
                           'treated as missing (reject_nonfinite is false)'))
         try:
-            if memory is None:
-                estimate = self.estimator.estimate_detailed(frame.depth_mm, frame.intrinsics)
-            else:
-                estimate = self.estimator.estimate_batch(
-                    [frame.depth_mm], frame.intrinsics, side_memory=memory,
-                    t_s=stamp_to_s(image.header.stamp))[0]
+            estimate = self.estimator.estimate_batch(
+                [frame.depth_mm], frame.intrinsics, side_memory=memory,
+                t_s=stamp_to_s(image.header.stamp))[0]
         except ValueError as exc:
             return self._lost(filters, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
                               notes)
