@@ -194,3 +194,16 @@ def test_bench_measures_the_node_over_dds(tiny_ckpt, capsys):
     if node['threads'] == r['threads']:
         assert node['estimator_ms'] == r['estimator_ms']
     assert node['parameters']['min_confidence'] == '0.0'
+    # the estimator's own time inside the node, read from the node's /diagnostics windows
+    assert node['parameters']['diagnostics_period_s'] == str(dds.DIAGNOSTICS_PERIOD_S)
+    # (None when no window timed a hand, as with this untrained model: see the next test)
+    assert 'inside_estimator_ms' in node
+
+
+def test_the_node_estimator_time_comes_from_diagnostics_windows_that_timed_a_hand():
+    into = []
+    dds._record_inside({'estimator_p50_ms': '41.5', 'frames_out': '3'}, into, measuring=True)
+    dds._record_inside({'estimator_p50_ms': 'nan', 'frames_out': '3'}, into, measuring=True)
+    dds._record_inside({'estimator_p50_ms': '99.0'}, into, measuring=False)   # warm-up
+    dds._record_inside({'frames_out': '3'}, into, measuring=True)            # another node
+    assert into == [41.5]

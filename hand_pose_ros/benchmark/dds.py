@@ -26,6 +26,7 @@ NODE_MODULE = 'hand_pose_ros.ros.node'
 JOINTS_TOPIC = '/hand_pose_node/joints'
 START_TIMEOUT_S = 180.0   # model loading, tracing or int8 calibration happen at start-up
 FRAME_TIMEOUT_S = 20.0
+DIAGNOSTICS_PERIOD_S = 0.5   # the node's /diagnostics windows during a bench (its estimator time)
 
 
 def _skipped(reason: str) -> dict:
@@ -102,7 +103,8 @@ def measure_node(pose_path: Path, localizer_path: Optional[Path], frames: List[n
     declared = node_parameters()
     params = {'model': str(pose_path), 'localizer': str(localizer_path or 'none'),
               'device': 'cpu', 'reliable_input': 'true', 'min_confidence': '0.0',
-              'smoothing': 'false', 'publish_debug_image': 'false'}
+              'smoothing': 'false', 'publish_debug_image': 'false',
+              'diagnostics_period_s': str(DIAGNOSTICS_PERIOD_S)}
     params.update(settings)
     passed = {k: v for k, v in params.items() if not declared or k in declared}
     ignored = sorted(set(params) - set(passed))
@@ -137,13 +139,18 @@ def _exchange(proc: subprocess.Popen, domain: int, frames: List[np.ndarray], int
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
 
+    from diagnostic_msgs.msg import DiagnosticArray
+
     from ..ros import conversions as conv
+    from ..ros.diagnostics import status_values
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     node = rclpy.create_node('hand_pose_bench', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     arrived: Dict[tuple, float] = {}
+    inside_ms: List[float] = []   # estimator_p50_ms of each node diagnostics window with output
+    measuring = [False]
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     try:
         pub_image = node.create_publisher(Image, '/depth/image', qos)
@@ -152,6 +159,9 @@ def _exchange(proc: subprocess.Popen, domain: int, frames: List[np.ndarray], int
             PoseArray, JOINTS_TOPIC,
             lambda m: arrived.setdefault((m.header.stamp.sec, m.header.stamp.nanosec),
                                          time.perf_counter()), qos)
+        node.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: _record_inside(status_values(m), inside_ms, measuring[0]), 10)
         deadline = time.monotonic() + START_TIMEOUT_S
         while (pub_image.get_subscription_count() == 0 or pub_info.get_subscription_count() == 0
                or node.count_publishers(JOINTS_TOPIC) == 0):
@@ -164,6 +174,7 @@ def _exchange(proc: subprocess.Popen, domain: int, frames: List[np.ndarray], int
             executor.spin_once(timeout_sec=0.1)
         latencies, lost = [], 0
         for i in range(warmup + runs):
+            measuring[0] = i > warmup   # windows that start after the warm-up frames
             header = Header(stamp=Time(sec=1 + i, nanosec=0), frame_id='bench_depth')
             image = conv.depth_image(frames[i % len(frames)], header)
             pub_info.publish(conv.camera_info(intr, header))
@@ -179,16 +190,29 @@ def _exchange(proc: subprocess.Popen, domain: int, frames: List[np.ndarray], int
                 lost += 1
             elif i >= warmup:
                 latencies.append((arrived[key] - t0) * 1e3)
+        _spin_for(executor, 2 * DIAGNOSTICS_PERIOD_S)   # the last window's diagnostics
         if not latencies:
             return {'status': 'failed', 'reason': f'no PoseArray came back for {lost} frames: '
                     f'{_tail(log)}'}
         return {'status': 'ok', 'reason': None, 'end_to_end_ms': statistics.median(latencies),
                 'end_to_end_p90_ms': float(np.percentile(latencies, 90)),
-                'frames': len(latencies), 'lost': lost}
+                'frames': len(latencies), 'lost': lost,
+                'inside_estimator_ms': statistics.median(inside_ms) if inside_ms else None}
     finally:
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def _record_inside(values: Dict[str, str], into: List[float], measuring: bool) -> None:
+    """Keep a diagnostics window's median estimator time (ms) when it timed a hand (windows
+    without one report nan)."""
+    try:
+        value = float(values['estimator_p50_ms'])
+    except (KeyError, ValueError):
+        return
+    if measuring and np.isfinite(value):
+        into.append(value)
 
 
 def _spin_for(executor, seconds: float) -> None:

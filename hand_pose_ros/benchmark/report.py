@@ -25,6 +25,8 @@ JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
   ``end_to_end_p90_ms``, ``frames``, ``lost``, ``threads`` (the node's network threads:
   ``--threads``, else the node's default, the cores minus one), ``estimator_ms`` (the estimator
   timed at those threads), ``ratio`` (end_to_end_ms / that estimator_ms: what the node adds),
+  ``inside_estimator_ms`` (the estimator's time inside the node: the median of its
+  /diagnostics ``estimator_p50_ms`` windows; end_to_end_ms minus it is transport and hand-off),
   ``domain_id``, ``parameters``, ``parameters_not_declared``};
 - ``hands`` (benchmark/hands.py): {``status``: ok | skipped, ``reason``, and when ok ``camera``,
   ``scene``, ``frame_size`` [W, H], ``pinned`` (how the hand count is fixed), ``rows``: per
@@ -265,6 +267,9 @@ def format_text(r: dict) -> str:
                      f"{node['ratio']:.2f} x the estimator's {node['estimator_ms']:.2f} ms at the "
                      f"node's {node['threads']} thread(s); p90 {node['end_to_end_p90_ms']:.1f} "
                      f"ms; {node['frames']} frames, {node['lost']} lost)")
+        if node.get('inside_estimator_ms') is not None:
+            lines.append(f"  estimator inside   {node['inside_estimator_ms']:8.2f}  (the node's "
+                         f"/diagnostics; the rest is transport and hand-off)")
     else:
         lines.append(f"node end to end      {node['status']}: {node['reason']}")
     lines += _hands_text(r['hands']) + _goals_text(r['goals'])
