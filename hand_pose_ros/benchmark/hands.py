@@ -3,11 +3,20 @@
 Frames are full-resolution user scenes (synthetic/user_scene.py: SCENE viewpoint, the
 SCENE_CAMERA preset, body, arms and surroundings) with exactly 1 or 2 hands. The hand count
 is pinned (``pin_hands``): the estimator takes its N highest detector peaks as the hands
-(threshold 0, max_hands N; handedness 'auto' only when the left/right classifier decides the
-sides, else the pose network's side, so that "one hand per side" by the detector's side map
-cannot drop one), so a row times N hands whatever the weights, random ones included;
-``hands`` in a row says how many were estimated per frame.
+(threshold 0, max_hands N), so a row times N hands whatever the weights, random ones
+included; ``hands`` in a row says how many were estimated per frame. The handedness is the
+estimator's own: under 'auto' each frame alone reads every hand both ways (a hand seen for
+the first time).
+
+The ``followed`` row times what the node does on video: one hand of the demo's animated user
+(``animate`` at FOLLOWED_FPS, the other image half blanked; pinned to 1 hand) followed from
+frame to frame with
+the node's left/right memory, so a hand whose side has settled is read one way
+(core/side_memory.py); per frame its mean (the throughput), median and the share of frames
+read one way.
 """
+import statistics
+import time
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -15,13 +24,16 @@ import numpy as np
 from .stages import time_conversions, time_estimator
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPoseEstimator
-from ..synthetic.user_scene import UserSceneGenerator
+from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
+from ..synthetic.user_scene import one_hand_frame, UserSceneGenerator
 
 HAND_COUNTS = (1, 2)
 SCENE_CAMERA = 'realsense_d435_640x480'
 SCENE = 'third_person'
-PINNED = ('the N highest detector peaks are the hands (detection threshold 0, max_hands N; '
-          "handedness 'auto' only with the left/right classifier)")
+PINNED = 'the N highest detector peaks are the hands (detection threshold 0, max_hands N)'
+FOLLOWED_FPS = 30.0
+FOLLOWED_SIDE = 'right'
+FOLLOWED_LENGTH_MIN = 16    # frames of the followed row at least (settling takes 3)
 
 
 def scene_frames(hands: int, count: int, seed: int = 0) -> Tuple[List[np.ndarray], Intrinsics]:
@@ -35,11 +47,8 @@ def scene_frames(hands: int, count: int, seed: int = 0) -> Tuple[List[np.ndarray
 def pin_hands(est: HandPoseEstimator, hands: int) -> Dict[str, object]:
     """Make the learned detector's ``hands`` highest peaks the hands (PINNED); returns the
     settings it replaced, for ``est.configure(**previous)``."""
-    previous = {'max_hands': est.max_hands, 'detection_threshold': est.detection_threshold,
-                'handedness': est.handedness}
-    by_detector = est.handedness == 'auto' and est.side_classifier is None
-    est.configure(max_hands=hands, detection_threshold=0.0,
-                  handedness=est.config.handedness if by_detector else est.handedness)
+    previous = {'max_hands': est.max_hands, 'detection_threshold': est.detection_threshold}
+    est.configure(max_hands=hands, detection_threshold=0.0)
     return previous
 
 
@@ -59,6 +68,45 @@ def _row(est: HandPoseEstimator, hands: int, frames: List[np.ndarray], intr: Int
             'pipeline_ms': timed['estimator_ms'] + sum(v or 0.0 for v in conv_ms.values())}
 
 
+def followed_frames(count: int, seed: int = 0) -> Tuple[List[np.ndarray], Intrinsics]:
+    """``count`` consecutive frames (mm) of the animated user at FOLLOWED_FPS with only its
+    FOLLOWED_SIDE hand."""
+    gen = UserSceneGenerator(cameras=[SCENE_CAMERA], seed=seed, full_resolution=True)
+    intr = gen.camera(SCENE_CAMERA)[0]
+    frames = [one_hand_frame(gen.animate(i / FOLLOWED_FPS, SCENE_CAMERA)[0], intr.cx,
+                             FOLLOWED_SIDE) for i in range(count)]
+    return [np.ascontiguousarray(f, np.float32) for f in frames], intr
+
+
+def time_followed(est: HandPoseEstimator, frames: List[np.ndarray], intr: Intrinsics,
+                  warmup: int, runs: int) -> dict:
+    """One hand followed over ``frames`` (a fresh memory per run, as a node starting): ms per
+    frame (mean, median), mean stages and the share of frames read one way."""
+    walls, one_way, found = [], 0, 0
+    per_stage: Dict[str, List[float]] = {}
+    for r in range(warmup + runs):
+        memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES)
+        for i, f in enumerate(frames):
+            t_s = i / FOLLOWED_FPS
+            t0 = time.perf_counter()
+            hands = est.estimate_batch([f], intr, side_memory=memory, t_s=t_s)[0].hands
+            wall = (time.perf_counter() - t0) * 1e3
+            if r < warmup or not hands:
+                continue
+            walls.append(wall)
+            found += 1
+            one_way += any(k.one_way > 0 and k.last_s == t_s for k in memory.tracks)
+            for k, v in hands[0].timings.items():
+                per_stage.setdefault(k, []).append(v)
+    if not walls:
+        return {'hands': 1, 'frames': len(frames), 'found': 0}
+    return {'hands': 1, 'frames': len(frames), 'found': found // max(runs, 1),
+            'fps': FOLLOWED_FPS, 'side': FOLLOWED_SIDE,
+            'stages_ms': {k: statistics.mean(v) for k, v in per_stage.items() if k != 'total'},
+            'estimator_ms': statistics.mean(walls), 'estimator_median_ms':
+            statistics.median(walls), 'one_way_share': one_way / len(walls)}
+
+
 def time_hands(est: HandPoseEstimator, frames: int, warmup: int, runs: int,
                seed: int = 0) -> dict:
     """One row per HAND_COUNTS on ``frames`` scenes each, or why there are none (report.py
@@ -71,5 +119,17 @@ def time_hands(est: HandPoseEstimator, frames: int, warmup: int, runs: int,
         scenes, intr = scene_frames(n, frames, seed + n)
         size = [intr.width, intr.height]
         rows.append(_row(est, n, scenes, intr, warmup, runs))
+    followed = None
+    if est.handedness == 'auto' and est.side_classifier is None:
+        video, intr = followed_frames(max(frames, FOLLOWED_LENGTH_MIN), seed)
+        previous = pin_hands(est, 1)
+        try:
+            conv_ms, _ = time_conversions(est, video[:1], intr, warmup, runs)
+            followed = time_followed(est, video, intr, warmup, runs)
+        finally:
+            est.configure(**previous)
+        if 'estimator_ms' in followed:
+            followed['pipeline_ms'] = followed['estimator_ms'] + sum(
+                v or 0.0 for v in conv_ms.values())
     return {'status': 'ok', 'reason': None, 'camera': SCENE_CAMERA, 'scene': SCENE,
-            'frame_size': size, 'pinned': PINNED, 'rows': rows}
+            'frame_size': size, 'pinned': PINNED, 'rows': rows, 'followed': followed}

@@ -33,9 +33,14 @@ JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
   hand count (1, 2) {``hands``, ``estimated_hands`` (mean per frame), ``frames``,
   ``stages_ms`` (``detector``, ``localizer``, ``side``, ``crop``, ``pose_net``, ``decode``,
   ``image_conversion``, ``message_building``: all per frame, all its hands), ``estimator_ms``,
-  ``estimator_fps``, ``pipeline_ms`` (estimator + conversions)}};
+  ``estimator_fps``, ``pipeline_ms`` (estimator + conversions)}, ``followed`` (under 'auto'
+  handedness, else null): one hand followed over video with the node's left/right memory
+  {``hands``, ``frames``, ``found``, ``fps``, ``side``, ``stages_ms`` (means),
+  ``estimator_ms`` (mean per frame), ``estimator_median_ms``, ``one_way_share`` (frames whose
+  hand was read one way: its side settled), ``pipeline_ms`` (mean + conversions)}};
 - ``goals``: {name: {``limit``, ``value``, ``met``}} for GOALS (value and met null when not
-  measured): ``one_hand_pipeline_ms`` (the 1-hand row) and ``node_ratio``;
+  measured): ``one_hand_pipeline_ms`` (the followed row when there is one: what a camera
+  stream costs the node; else the 1-hand row) and ``node_ratio``;
 - with ``--compare``: ``variants``: a list of {``name``, ``precision``, ``backend``,
   ``optimize``, ``startup_s``, ``stages_ms``, ``estimator_ms``, ``estimator_fps``} or
   {``name``, ``skipped``: reason}.
@@ -210,13 +215,17 @@ def _node_settings(est, precision: str, threads: int) -> Dict[str, str]:
     """Node parameters that make the node run as the timed estimator does."""
     return {'precision': precision, 'threads': str(threads), 'detector': est.detector,
             'handedness': est.handedness, 'max_hands': str(est.max_hands),
-            'detection_threshold': str(est.detection_threshold)}
+            'detection_threshold': str(est.detection_threshold),
+            # every frame read as the timed estimator reads it (no left/right memory)
+            'handedness_memory_frames': '0.0'}
 
 
 def _goals(r: dict) -> Dict[str, dict]:
     """GOALS with the measured values: {name: {limit, value, met}} (null when not measured)."""
     one = next((row['pipeline_ms'] for row in r['hands'].get('rows', ())
                 if row['hands'] == 1), None)
+    followed = r['hands'].get('followed') or {}
+    one = followed.get('pipeline_ms', one)
     values = {'one_hand_pipeline_ms': one, 'node_ratio': r['node'].get('ratio')}
     return {k: {'limit': limit, 'value': values[k],
                 'met': None if values[k] is None else values[k] <= limit}
@@ -305,6 +314,16 @@ def _hands_text(h: dict) -> List[str]:
                      f"{row['pipeline_ms']:10.2f} {1e3 / row['pipeline_ms']:6.1f}"
                      + (f"  ({row['estimated_hands']:.2f} hands estimated)"
                         if row['estimated_hands'] != row['hands'] else ''))
+    f = h.get('followed')
+    if f and 'estimator_ms' in f:
+        cells = ' '.join('         -' if f['stages_ms'].get(k) is None
+                         else f"{f['stages_ms'][k]:10.2f}" for k in HANDS_COLUMNS)
+        lines.append(f"1 fol  {cells} {f['estimator_ms']:10.2f} {f['pipeline_ms']:10.2f} "
+                     f"{1e3 / f['pipeline_ms']:6.1f}  (followed: mean of {f['frames']} frames "
+                     f"at {f['fps']:g} fps, median {f['estimator_median_ms']:.2f}; "
+                     f"{100 * f['one_way_share']:.0f} % read one way)")
+    elif f is not None:
+        lines.append(f"1 fol  the followed hand was not found in its {f['frames']} frames")
     return lines
 
 

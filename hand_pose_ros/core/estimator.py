@@ -435,26 +435,46 @@ class HandPoseEstimator:
         return 'left' if self.config.handedness == 'right' else 'right'
 
     def _pose_both_ways(self, depth_t: torch.Tensor, center: torch.Tensor, intr: Intrinsics,
-                        cube: float, owner: List[int], prior: Optional[np.ndarray] = None):
+                        cube: float, owner: List[int], prior: Optional[np.ndarray] = None,
+                        settled: Optional[np.ndarray] = None):
         """Handedness 'auto' without a left/right classifier: the pose network on each hand's
         crop as it is and mirrored (one call); the hypothesis with the higher mean joint
         confidence wins (a hand of the other side than the network's fits it only mirrored),
         after adding ``prior`` (N,), the left-side evidence a hand brings from its past frames
         (core/side_memory.py); two hands of one frame are one user's two hands, one of each
-        side, the one with more left-side evidence the left. Returns the winning (patch,
-        transform, normalised joints, confidences), the (N,) mirror flags and the (N,) left
-        margins of this frame alone (mean confidence as a left hand minus as a right one)."""
+        side, the one with more left-side evidence the left. A hand whose side is
+        ``settled`` (N,: +1 left, -1 right, 0 not) is read only as that side. Returns the
+        winning (patch, transform, normalised joints, confidences), the (N,) mirror flags,
+        the (N,) left margins of this frame alone (mean confidence as a left hand minus as a
+        right one; 0 for a hand read one way) and the (N,) flags of the hands read both
+        ways."""
         n, s = center.shape[0], self.config.input_size
-        flags = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)])
-        patch, t = crop_cube(depth_t.repeat(2, 1, 1), center.repeat(2, 1), intr, cube, s,
-                             flags.to(self.device))
+        net_left = self.config.handedness == 'left'
+        settled = np.zeros(n, np.int64) if settled is None else np.array(settled, np.int64)
+        for i in set(owner):            # a pair settled on one side is read both ways
+            ks = [k for k, o in enumerate(owner) if o == i]
+            if len(ks) == 2 and settled[ks[0]] != 0 and settled[ks[0]] == settled[ks[1]]:
+                settled[ks] = 0
+        rows: List[Tuple[int, bool]] = []                     # (hand, crop mirrored)
+        for k in range(n):
+            rows += [(k, False), (k, True)] if settled[k] == 0 else \
+                [(k, (settled[k] > 0) != net_left)]
+        index = torch.tensor([k for k, _ in rows], device=self.device)
+        flags = torch.tensor([m for _, m in rows], dtype=torch.bool, device=self.device)
+        patch, t = crop_cube(depth_t[index], center[index], intr, cube, s, flags)
         nuvd, conf = PoseNet.joints(self._run_pose(patch))
         c = conf.float().mean(-1).cpu().numpy().astype(np.float64)
-        plain, mirrored = c[:n], c[n:]
-        left_margin = plain - mirrored if self.config.handedness == 'left' else mirrored - plain
+        row = {key: r for r, key in enumerate(rows)}
+        measured = settled == 0
+        left_margin = np.zeros(n, np.float64)
+        for k in np.flatnonzero(measured):
+            plain, mirrored = c[row[(k, False)]], c[row[(k, True)]]
+            left_margin[k] = plain - mirrored if net_left else mirrored - plain
         left = left_margin + (0.0 if prior is None else prior)
         # evidence for the side the network was not trained on: > 0 means mirror the crop
-        other = -left if self.config.handedness == 'left' else left
+        other = -left if net_left else left
+        for k in np.flatnonzero(~measured):              # read one way: that way wins
+            other[k] = np.inf if (k, True) in row else -np.inf
         flip = [bool(other[k] > 0) for k in range(n)]
         for i in set(owner):
             ks = [k for k, o in enumerate(owner) if o == i]
@@ -462,9 +482,10 @@ class HandPoseEstimator:
                 a, b = ks
                 flip[a] = bool(other[a] > other[b])
                 flip[b] = not flip[a]
-        pick = torch.tensor([k + n * int(f) for k, f in enumerate(flip)], device=self.device)
+        pick = torch.tensor([row[(k, f)] for k, f in enumerate(flip)], device=self.device)
         chosen = CropTransform(t.affine[pick], t.center_d[pick], t.half_depth_mm[pick], t.size)
-        return patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip), left_margin
+        return (patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip), left_margin,
+                measured)
 
     @torch.inference_mode()
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics,
@@ -534,17 +555,18 @@ class HandPoseEstimator:
         if settings['side'] == 'auto' and self.side_classifier is None:
             sync()
             t3 = time.perf_counter()
-            tracks, prior, center_mm = None, None, None
+            tracks, prior, settled, center_mm = None, None, None, None
             if side_memory is not None:
                 center_mm = uvd_to_xyz(center, intr).double().cpu().numpy()
                 tracks = side_memory.match(center_mm, t_s)
-                prior = side_memory.priors(tracks)
-            patch, transform, nuvd, conf, mirror, left_margin = self._pose_both_ways(
-                depth_t, center, intr, cube, owner, prior)
-            if side_memory is not None:
-                side_memory.update(tracks, center_mm, left_margin, t_s)
+                prior, settled = side_memory.priors(tracks), side_memory.settled(tracks)
+            patch, transform, nuvd, conf, mirror, left_margin, measured = self._pose_both_ways(
+                depth_t, center, intr, cube, owner, prior, settled)
             hands = [(h[0], h[1], self._other_side() if m else self.config.handedness)
                      for h, m in zip(hands, mirror.tolist())]
+            if side_memory is not None:
+                side_memory.update(tracks, center_mm, left_margin, t_s,
+                                   left=[h[2] == 'left' for h in hands], measured=measured)
         else:
             patch, transform = crop_cube(depth_t, center, intr, cube, self.config.input_size,
                                          mirror)

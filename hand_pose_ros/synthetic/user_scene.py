@@ -476,3 +476,15 @@ class UserSceneGenerator:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(round(t_s * 1000)))
         depth = apply_sensor(zbuf, intr, torch.full((1, NUM_SENSOR_RANDOMS), 0.3), gen, sensor)
         return depth[0].numpy(), hands
+
+
+def one_hand_frame(depth: np.ndarray, cx: float, side: str) -> np.ndarray:
+    """A frame of ``animate`` with only the user's ``side`` hand: the user's right hand is on
+    the image's left (facing the camera), so the other image half, from column ``cx``
+    (pixels), is blanked (depth 0 = missing)."""
+    out = depth.copy()
+    if side == 'right':
+        out[:, int(round(cx)):] = 0.0
+    else:
+        out[:, :int(round(cx))] = 0.0
+    return out

@@ -76,6 +76,30 @@ def test_side_memory_outweighs_one_frame_and_learns_it(tiny_config, icvl):
         est.estimate_batch([frame, frame], icvl.intrinsics, side_memory=fresh)
 
 
+def test_a_settled_hand_is_read_one_way_then_checked(tiny_config, icvl):
+    """A followed hand whose side is settled costs one crop through the pose network, read as
+    its settled side, and adds no evidence; when its check is due it is read both ways."""
+    frame = blob_frame()
+    frame[100:110, 150:175] = 395.0
+    est = HandPoseEstimator(PoseNet(tiny_config), device='cpu', handedness='auto')
+    alone = est.estimate_detailed(frame, icvl.intrinsics).pose
+    other = 'left' if alone.handedness == 'right' else 'right'
+    memory = SideMemory(half_life_frames=10, settle_after=3, one_way_frames=3)
+    evidence = 0.3 if other == 'left' else -0.3
+    memory.tracks.append(SideTrack(alone.center.astype(np.float64) + 20.0, evidence, 0.0,
+                                   left=other == 'left', agreeing=3))
+    batches, run = [], est._pose_run
+    est._pose_run = lambda patch: (batches.append(patch.shape[0]), run(patch))[1]
+    kept = est.estimate_batch([frame], icvl.intrinsics, side_memory=memory, t_s=0.05)[0].pose
+    assert batches == [1] and kept.handedness == other
+    assert np.allclose(kept.patch, alone.patch[:, ::-1])     # the settled side's crop
+    (track,) = memory.tracks
+    assert (track.evidence, track.one_way, track.last_s) == (evidence, 1, 0.05)
+    track.one_way = memory.one_way_frames                      # its check is due
+    est.estimate_batch([frame], icvl.intrinsics, side_memory=memory, t_s=0.1)
+    assert batches == [1, 2] and track.one_way == 0 and track.evidence != evidence
+
+
 @pytest.fixture(scope='module')
 def shipped():
     """The shipped estimator with its defaults (learned detector, auto handedness), fp32,

@@ -61,3 +61,53 @@ def test_bad_settings_are_refused():
     for kwargs in ({'half_life_frames': 0}, {'gate_mm': -1}, {'timeout_s': 0}):
         with pytest.raises(ValueError, match='must be positive'):
             SideMemory(**kwargs)
+    for kwargs in ({'settle_after': 0}, {'one_way_frames': -1}):
+        with pytest.raises(ValueError, match='settle_after'):
+            SideMemory(**kwargs)
+
+
+def _follow(memory: SideMemory, readings, step_s: float = 1 / 30, t0_s: float = 0.0):
+    """One hand followed with a both-way reading per frame (its left margin) taken only when
+    the memory does not read it one way; per frame: 'both' or the side read alone."""
+    out = []
+    for i, e in enumerate(readings):
+        t_s = t0_s + i * step_s
+        tracks = memory.match(HAND, t_s)
+        alone = memory.settled(tracks)[0]
+        if alone:
+            out.append('left' if alone > 0 else 'right')
+            memory.update(tracks, HAND, np.zeros(1), t_s, left=[alone > 0], measured=[False])
+        else:
+            out.append('both')
+            left = bool(memory.priors(tracks)[0] + e > 0)
+            memory.update(tracks, HAND, np.array([e]), t_s, left=[left])
+    return out
+
+
+def test_a_settled_hand_is_read_one_way_and_checked_again():
+    memory = SideMemory(half_life_frames=10, settle_after=3, one_way_frames=3)
+    reads = _follow(memory, [0.05] * 12)
+    # 3 agreeing both-way readings settle it; then 3 frames one way, a check, 3 one way ...
+    assert reads == ['both'] * 3 + ['left'] * 3 + ['both'] + ['left'] * 3 + ['both', 'left']
+    # frames read one way add no evidence and do not fade it
+    (track,) = memory.tracks
+    assert track.one_way == 1
+    before = track.evidence
+    assert _follow(memory, [-0.5], t0_s=12 / 30) == ['left']     # not read: not taken in
+    assert memory.tracks[0].evidence == before and memory.tracks[0].one_way == 2
+
+
+def test_a_disagreeing_check_unsettles_and_a_wrong_side_still_turns():
+    memory = SideMemory(half_life_frames=3, settle_after=3, one_way_frames=3)
+    reads = _follow(memory, [0.05] * 6 + [-0.05] * 30)
+    assert reads[:6] == ['both'] * 3 + ['left'] * 3
+    assert reads[6] == 'both'                    # the check reads right: left no longer settled
+    assert reads[7] == 'both'                    # ... so it is read both ways again
+    assert 'right' in reads and reads[-1] == 'right'
+    turned = reads.index('right')
+    assert set(reads[turned:]) <= {'right', 'both'}
+
+
+def test_one_way_frames_zero_reads_every_frame_both_ways():
+    memory = SideMemory(half_life_frames=10, one_way_frames=0)
+    assert _follow(memory, [0.05] * 10) == ['both'] * 10
