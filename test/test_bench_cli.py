@@ -81,6 +81,8 @@ def test_bench_times_the_detector_and_the_pipeline_for_1_and_2_hands(tiny_detect
     assert r['stages_ms']['detector'] > 0 and r['stages_ms']['com'] is None
     assert 'com' in r['notes']
     assert r['networks']['detector']['input_size'] == [128, 160]   # ICVL 320x240, stride 2
+    steal = r['cpu']['steal_share']               # null only where /proc/stat is unreadable
+    assert steal is None or 0.0 <= steal <= 1.0
     hands = r['hands']
     assert hands['status'] == 'ok' and hands['frame_size'] == [640, 480]
     assert [row['hands'] for row in hands['rows']] == [1, 2]
@@ -207,6 +209,12 @@ def test_bench_measures_the_node_over_dds(tiny_ckpt, capsys):
     assert node['parameters']['diagnostics_period_s'] == str(dds.DIAGNOSTICS_PERIOD_S)
     # (None when no window timed a hand, as with this untrained model: see the next test)
     assert 'inside_estimator_ms' in node
+
+
+def test_stolen_cpu_time_is_the_steal_share_of_the_ticks_between_two_readings():
+    from hand_pose_ros.benchmark.report import steal_share
+    assert steal_share((100, 1000), (150, 1200)) == pytest.approx(0.25)
+    assert steal_share(None, (150, 1200)) is None and steal_share((1, 5), (1, 5)) is None
 
 
 def test_the_node_estimator_time_comes_from_diagnostics_windows_that_timed_a_hand():

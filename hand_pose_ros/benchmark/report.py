@@ -10,7 +10,9 @@ JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
 - ``finder``: how hands are found, 'learned' (the detector network) or 'nearest' (centre of
   mass); with 'learned' the timed estimator is pinned to one hand (``hands.pinned``);
 - ``device``, ``threads`` (torch intra-op threads), ``cpu``: {``name``, ``native_bf16``,
-  ``flags``: the speed-relevant flags present};
+  ``flags``: the speed-relevant flags present, ``steal_share``: the share of CPU time the
+  hypervisor gave to other machines while the bench ran (/proc/stat; null where unknown): on
+  a shared virtual machine every figure is slower by about that much, and varies with it};
 - ``precision``, ``backend``, ``optimize``: what the estimator chose (core/precision.py);
   ``startup_s``: building the estimator (loading, tracing, int8 calibration);
 - ``frames_source``, ``frames``, ``runs``, ``warmup``;
@@ -112,6 +114,26 @@ def _cpu() -> dict:
             'flags': [f for f in SPEED_FLAGS if f in flags]}
 
 
+def _cpu_times() -> Optional[Tuple[int, int]]:
+    """(steal, total) CPU ticks since boot from /proc/stat, or None where unreadable."""
+    try:
+        with open('/proc/stat', encoding='ascii') as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 8:
+        return None
+    return ticks[7], sum(ticks[:8])          # user nice system idle iowait irq softirq steal
+
+
+def steal_share(before: Optional[Tuple[int, int]],
+                after: Optional[Tuple[int, int]]) -> Optional[float]:
+    """The share (0..1) of CPU ticks stolen by the hypervisor between two _cpu_times()."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def _measure(opts: BenchOptions, frames, intr, **runtime) -> dict:
     """Build one estimator (pinned to one hand with the learned detector) and time it; the
     estimator is returned under '_est'."""
@@ -131,6 +153,7 @@ def run_bench(opts: BenchOptions) -> dict:
     """Every figure of the report (see the module docstring for the keys)."""
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
+    ticks = _cpu_times()
     frames, intr, source = bench_frames(opts.frames)
     main = _measure(opts, frames, intr, precision=opts.precision, backend=opts.backend,
                     optimize=opts.optimize)
@@ -182,6 +205,7 @@ def run_bench(opts: BenchOptions) -> dict:
     report['goals'] = _goals(report)
     if opts.compare:
         report['variants'] = _variants(opts, frames, intr)
+    report['cpu']['steal_share'] = steal_share(ticks, _cpu_times())
     return report
 
 
@@ -260,7 +284,10 @@ def format_text(r: dict) -> str:
         f"{k} {v['gflops']:.2f} GFLOP, {v['params'] / 1e6:.2f} M parameters "
         f"({_input_text(v['input_size'])} input)" for k, v in nets.items() if v),
         f"cpu {r['cpu']['name'] or '?'} ({', '.join(r['cpu']['flags']) or 'no listed flags'}); "
-        f"device {r['device']}, {r['threads']} threads",
+        f"device {r['device']}, {r['threads']} threads"
+        + ('' if r['cpu'].get('steal_share') is None else
+           f"; {100 * r['cpu']['steal_share']:.0f} % of CPU time stolen by the hypervisor "
+           "during the bench (figures slower by about that)"),
         f"runtime: precision {r['precision']}, backend {r['backend']}, optimize "
         f"{r['optimize']} (start-up {r['startup_s']:.1f} s)",
         f"frames: {r['frames']} x {r['runs']} runs after {r['warmup']} warm-up "
