@@ -103,6 +103,15 @@ class Estimate:
     hands: Tuple[HandPose, ...] = ()
 
 
+def frame_pairs(owner: Sequence[int]) -> List[Tuple[int, int]]:
+    """The hands that share their frame two by two (one user's two hands): index pairs into
+    ``owner``, the frame of each hand, lower index first."""
+    by_frame: Dict[int, List[int]] = {}
+    for k, frame in enumerate(owner):
+        by_frame.setdefault(frame, []).append(k)
+    return [(ks[0], ks[1]) for ks in by_frame.values() if len(ks) == 2]
+
+
 def select_device(device: Union[str, torch.device] = 'auto') -> torch.device:
     """'auto' -> CUDA when present, else CPU; an explicit device is honoured (and checked)."""
     if str(device) == 'auto':
@@ -423,9 +432,8 @@ class HandPoseEstimator:
         patch, _ = crop_cube(depth_t, center, intr, scfg.cube_mm, scfg.input_size)
         p_left = torch.sigmoid(self.side_classifier(patch).float()).cpu().numpy()
         sides = ['left' if p > 0.5 else 'right' for p in p_left]
-        for i in set(owner):
-            ks = [k for k, o in enumerate(owner) if o == i]
-            if len(ks) == 2 and sides[ks[0]] == sides[ks[1]]:
+        for ks in frame_pairs(owner):
+            if sides[ks[0]] == sides[ks[1]]:
                 weaker = min(ks, key=lambda k: abs(float(p_left[k]) - 0.5))
                 sides[weaker] = 'right' if sides[weaker] == 'left' else 'left'
         return sides
@@ -451,10 +459,9 @@ class HandPoseEstimator:
         n, s = center.shape[0], self.config.input_size
         net_left = self.config.handedness == 'left'
         settled = np.zeros(n, np.int64) if settled is None else np.array(settled, np.int64)
-        for i in set(owner):            # a pair settled on one side is read both ways
-            ks = [k for k, o in enumerate(owner) if o == i]
-            if len(ks) == 2 and settled[ks[0]] != 0 and settled[ks[0]] == settled[ks[1]]:
-                settled[ks] = 0
+        for a, b in frame_pairs(owner):       # a pair settled on one side is read both ways
+            if settled[a] != 0 and settled[a] == settled[b]:
+                settled[[a, b]] = 0
         rows: List[Tuple[int, bool]] = []                     # (hand, crop mirrored)
         for k in range(n):
             rows += [(k, False), (k, True)] if settled[k] == 0 else \
@@ -476,12 +483,9 @@ class HandPoseEstimator:
         for k in np.flatnonzero(~measured):              # read one way: that way wins
             other[k] = np.inf if (k, True) in row else -np.inf
         flip = [bool(other[k] > 0) for k in range(n)]
-        for i in set(owner):
-            ks = [k for k, o in enumerate(owner) if o == i]
-            if len(ks) == 2:
-                a, b = ks
-                flip[a] = bool(other[a] > other[b])
-                flip[b] = not flip[a]
+        for a, b in frame_pairs(owner):
+            flip[a] = bool(other[a] > other[b])
+            flip[b] = not flip[a]
         pick = torch.tensor([row[(k, f)] for k, f in enumerate(flip)], device=self.device)
         chosen = CropTransform(t.affine[pick], t.center_d[pick], t.half_depth_mm[pick], t.size)
         return (patch[pick], chosen, nuvd[pick], conf[pick], torch.tensor(flip), left_margin,

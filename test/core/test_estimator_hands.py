@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.core.config import DetectorConfig, SideConfig
-from hand_pose_ros.core.estimator import HandPoseEstimator, MAX_HANDS
+from hand_pose_ros.core.estimator import frame_pairs, HandPoseEstimator, MAX_HANDS
 from hand_pose_ros.core.nets.detector import HandDetector
 from hand_pose_ros.core.nets.pose_net import PoseNet
 from hand_pose_ros.core.nets.side import SideClassifier
@@ -34,6 +34,12 @@ def test_settings_are_validated_and_need_their_networks(tiny_config):
     assert (full.detector, full.handedness) == ('learned', 'auto')
     full.configure(detector='nearest', handedness='left', max_hands=MAX_HANDS)
     assert (full.detector, full.handedness, full.max_hands) == ('nearest', 'left', MAX_HANDS)
+
+
+def test_hands_of_one_frame_pair_up_two_by_two():
+    # owner: the frame of each hand; only frames with exactly two hands form a pair
+    assert frame_pairs([0, 0, 1, 2, 2]) == [(0, 1), (3, 4)]
+    assert frame_pairs([0, 1, 1, 1]) == [] and frame_pairs([]) == []
 
 
 def test_a_declared_side_mirrors_the_crop_and_labels_the_hand(tiny_config, icvl):
