@@ -95,7 +95,7 @@ def time_followed(est: HandPoseEstimator, frames: List[np.ndarray], intr: Intrin
                 continue
             walls.append(wall)
             found += 1
-            one_way += any(k.one_way > 0 and k.last_s == t_s for k in memory.tracks)
+            one_way += memory.read_one_way(t_s) > 0
             for k, v in hands[0].timings.items():
                 per_stage.setdefault(k, []).append(v)
     if not walls:

@@ -104,6 +104,10 @@ class SideMemory:
                 out[i] = 1 if track.left else -1
         return out
 
+    def read_one_way(self, t_s: float) -> int:
+        """How many hands of the frame taken at ``t_s`` were read one way (side settled)."""
+        return sum(1 for k in self.tracks if k.one_way > 0 and k.last_s == t_s)
+
     def update(self, tracks: List[Optional[int]], centers_mm: np.ndarray,
                evidence: np.ndarray, t_s: float, left: Optional[Sequence[bool]] = None,
                measured: Optional[Sequence[bool]] = None) -> None:

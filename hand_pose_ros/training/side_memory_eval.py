@@ -73,13 +73,12 @@ def run_sequences(est: HandPoseEstimator, sequences: int, frames: int, fps: floa
                 centre = uvd_to_xyz(hand_center_uvd(
                     torch.from_numpy(xyz_to_uvd(true, intr))[None].double(), intr), intr)[0]
                 for h in settings:
-                    est_h = (est.estimate_batch([frame], intr, side_memory=memories[h], t_s=t)
-                             if memories[h] is not None else est.estimate_batch([frame], intr))
-                    poses = est_h[0].hands
+                    memory = memories[h]        # None: the frame alone
+                    poses = est.estimate_batch([frame], intr, side_memory=memory,
+                                               t_s=t)[0].hands
                     c = counts[h]
                     c.frames += 1
-                    c.one_way += memories[h] is not None and any(
-                        k.one_way > 0 and k.last_s == t for k in memories[h].tracks)
+                    c.one_way += memory is not None and memory.read_one_way(t) > 0
                     near = [p for p in poses
                             if np.linalg.norm(p.center - centre.numpy()) <= FOUND_MM]
                     if not near:

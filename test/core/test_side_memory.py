@@ -95,6 +95,7 @@ def test_a_settled_hand_is_read_one_way_and_checked_again():
     before = track.evidence
     assert _follow(memory, [-0.5], t0_s=12 / 30) == ['left']     # not read: not taken in
     assert memory.tracks[0].evidence == before and memory.tracks[0].one_way == 2
+    assert memory.read_one_way(12 / 30) == 1 and memory.read_one_way(11 / 30) == 0
 
 
 def test_a_disagreeing_check_unsettles_and_a_wrong_side_still_turns():
