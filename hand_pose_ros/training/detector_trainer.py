@@ -50,6 +50,7 @@ class DetectorTrainConfig:
     val_frames: int = 64          # per scene type, and as many hand-free frames
     log_every: int = 20
     threshold: float = 0.3        # detection threshold used by validation
+    init_detector: str = ''       # a detector checkpoint to start from (path or models/ name)
     detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
     scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
@@ -305,7 +306,11 @@ class DetectorTrainer(SmallNetTrainer):
         self.scenes = UserSceneGenerator(self.det_cfg.focal_px, seed=self.cfg.seed,
                                          config=_scene_config(self.cfg))
         self._val: Optional[Dict[str, List[SceneBatch]]] = None
-        return HandDetector(self.det_cfg), self.det_cfg
+        model = HandDetector(self.det_cfg)
+        if self.cfg.init_detector:
+            from .warm_start import warm_start_detector
+            warm_start_detector(model, self.cfg.init_detector)
+        return model, self.det_cfg
 
     def train_step(self) -> Dict[str, float]:
         """One optimiser step on the scenes of step ``self.step`` and their mirror images."""

@@ -12,8 +12,9 @@ from typing import Dict, List
 
 import torch
 
-from ..core.checkpoint import load_checkpoint, load_localizer
+from ..core.checkpoint import load_checkpoint, load_detector, load_localizer
 from ..core.config import stored_model_config
+from ..core.nets.detector import HandDetector
 from ..core.nets.localizer import Localizer
 from ..core.nets.pose_net import PoseNet
 from ..core.resources import find_resource
@@ -99,6 +100,18 @@ def warm_start_localizer(net: Localizer, path: str) -> Dict[str, str]:
                          f'{net.config}')
     net.load_state_dict(loaded.state_dict(), strict=True)
     LOG.info('localizer warm-started from %s', path)
+    return {'from': str(path)}
+
+
+def warm_start_detector(net: HandDetector, path: str) -> Dict[str, str]:
+    """Load a hand-detector checkpoint (same config) into ``net``: a longer run continues a
+    shipped detector with a fresh schedule."""
+    loaded, cfg, _ = load_detector(_resolve(path))
+    if cfg != net.config:
+        raise ValueError(f'warm start from {path}: its detector config {cfg} differs from '
+                         f'{net.config}')
+    net.load_state_dict(loaded.state_dict(), strict=True)
+    LOG.info('detector warm-started from %s', path)
     return {'from': str(path)}
 
 

@@ -85,6 +85,26 @@ def test_resume_continues_exactly_and_the_checkpoint_loads(tmp_path, kind):
         cls(cfg, str(tmp_path / 'empty')).resume()
 
 
+def test_a_detector_run_starts_from_the_weights_it_is_given(tmp_path):
+    """init_detector: a longer run continues a trained detector (its weights at step 0, and the
+    trained run's weights differ from a fresh start's), and refuses another configuration."""
+    cfg = load_detector_train_config(tiny_detector(tmp_path))
+    trained = DetectorTrainer(cfg, str(tmp_path / 'first'))
+    trained.fit()
+    start = tmp_path / 'first' / 'detector.pt'
+    warm = DetectorTrainer(load_detector_train_config(
+        tiny_detector(tmp_path, init_detector=str(start))), str(tmp_path / 'warm'))
+    fresh = DetectorTrainer(cfg, str(tmp_path / 'fresh'))
+    loaded = load_detector(start)[0].state_dict()
+    for k, v in warm.model.state_dict().items():
+        torch.testing.assert_close(v, loaded[k], rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(v, loaded[k]) for k, v in fresh.model.state_dict().items())
+    wider = load_detector_train_config(
+        tiny_detector(tmp_path, init_detector=str(start), detector={'width': 8}))
+    with pytest.raises(ValueError, match='detector config'):
+        DetectorTrainer(wider, str(tmp_path / 'wider'))
+
+
 def test_mirrored_scenes_swap_sides_and_columns():
     from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
     b = UserSceneGenerator(seed=2).sample(3, hands=2, camera='kinect_v1_640x480')
