@@ -3,7 +3,8 @@
 The paper's spatial-attention mask (core/nets/pose_net.py, ``attention_mask``) should be near 1
 on the hand and near 0 elsewhere. This renders held-out synthetic hands (a seed never used in
 training), crops them at their true centre as the network was trained, and reports the mask
-(mean over its channels) on hand pixels (depth inside the crop cube) and on the rest.
+(mean over its channels) on hand pixels (depth inside the crop cube) and on the rest: means,
+the background's 95th percentile and the lowest per-frame maximum on the hand.
 
     python -m hand_pose_ros.training.attention_stats MODEL.pt [MODEL.pt ...] [--frames 32]
 """
@@ -23,11 +24,13 @@ STATS_SEED = 9_200_000
 
 @dataclass(frozen=True)
 class MaskStats:
-    """Mean mask on hand pixels and on the other pixels of the crops, and the hand's share."""
+    """The mask (mean over its channels) on hand pixels and on the other pixels of the crops."""
 
-    on_hand: float
-    on_background: float
-    hand_share: float
+    on_hand: float          # mean on hand pixels
+    on_background: float    # mean on the other pixels
+    hand_share: float       # share of the crop's pixels that are hand
+    background_p95: float   # 95th percentile on the other pixels: near 0 when it closes there
+    hand_peak_min: float    # the lowest, over the frames, of the mask's maximum on the hand
 
 
 @torch.inference_mode()
@@ -49,8 +52,10 @@ def attention_stats(path: str, frames: int = 32) -> Optional[MaskStats]:
     mask = mask.float().mean(1)                                       # (B, H, W)
     scale = cfg.input_size // mask.shape[-1]
     hand = F.avg_pool2d(patch, scale)[:, 0] < 0.99       # depth inside the cube (1 = beyond)
+    peaks = torch.where(hand, mask, torch.zeros_like(mask)).flatten(1).amax(1)
     return MaskStats(float(mask[hand].mean()), float(mask[~hand].mean()),
-                     float(hand.float().mean()))
+                     float(hand.float().mean()), float(torch.quantile(mask[~hand], 0.95)),
+                     float(peaks.min()))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,7 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f'{path}: no attention mask (not the attention variant)')
         else:
             print(f'{path}: mask {stats.on_hand:.3f} on the hand, {stats.on_background:.3f} '
-                  f'elsewhere (hand {100 * stats.hand_share:.0f} % of the crop)')
+                  f'elsewhere (95th percentile {stats.background_p95:.3f}; its maximum on each '
+                  f'hand >= {stats.hand_peak_min:.3f}; hand {100 * stats.hand_share:.0f} % of '
+                  'the crop)')
     return 0
 
 

@@ -53,9 +53,8 @@ def test_paper_config_shapes():
         out = net(torch.zeros(1, 1, 128, 128))
     assert out.heatmaps.shape == (1, 2, 16, 64, 64)
     assert out.attention.shape == (1, 128, 64, 64)
-    # A mask in [0, 1]. Today it is sigmoid(post-ReLU features), so it never goes below 0.5
-    # (test_attention_mask_can_switch_off_the_background records that as an expected failure).
-    assert out.attention.min() >= 0 and out.attention.max() <= 1
+    # what the mask does in a trained network (near 1 on the hand, near 0 elsewhere) is
+    # test/training/test_attention_stats.py; its range per normalisation is below
 
 
 @pytest.mark.parametrize('mask_name', [
