@@ -62,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--detector', default=None, choices=('learned', 'nearest'),
                         help="how hands are found (default: the estimator's: learned when the "
                         'detector is shipped)')
+    render.add_argument('--detector-model', default='default', metavar='PATH',
+                        help="the hand detector's weights: 'default' (the model's own) or a "
+                        'checkpoint / exported file (a detector you trained)')
+    render.add_argument('--detection-threshold', type=float, default=None, metavar='SCORE',
+                        help="lowest detector score (0..1) of a hand (default: the "
+                        "estimator's)")
     render.add_argument('--handedness', default=None, choices=('auto', 'right', 'left'),
                         help="--render/--synthetic: the dataset's declared side unless given; "
                         "--scenes: the estimator's default (auto)")
@@ -171,9 +177,12 @@ def _estimator(args: argparse.Namespace, handedness: str, joint_order: Optional[
             args.model, localizer, device=args.device, precision=args.precision,
             optimize=args.optimize, calibration=int8_calibration(args.precision),
             handedness=args.handedness or handedness, joint_order=joint_order,
+            detector_model=args.detector_model,
             **({} if args.detector is None else {'detector': args.detector}),
             **({} if args.localizer_passes is None else
-               {'localizer_passes': args.localizer_passes}))
+               {'localizer_passes': args.localizer_passes}),
+            **({} if args.detection_threshold is None else
+               {'detection_threshold': args.detection_threshold}))
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
         raise _Fail(str(exc)) from None
 
@@ -336,10 +345,15 @@ def _run_scenes(args: argparse.Namespace) -> int:
     rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size)
     if args.json:
         print(json.dumps({'scenes': rows, 'model': str(est.model_path),
-                          'detector': est.detector, 'handedness': est.handedness,
+                          'detector': est.detector,
+                          'detector_model': str(est.detector_path or ''),
+                          'detection_threshold': est.detection_threshold,
+                          'handedness': est.handedness,
                           'localizer_passes': est.localizer_passes, 'seed': args.seed}))
     else:
-        print(f'estimator: {est.model_path}, detector {est.detector}, handedness '
+        print(f'estimator: {est.model_path}, detector {est.detector} '
+              f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}), '
+              'handedness '
               f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}')
         print(scene_table(rows))
     return 0

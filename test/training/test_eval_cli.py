@@ -258,3 +258,26 @@ def test_scenes_mode_reports_every_viewpoint_and_hand_free_frames(capsys):
     assert (record['detector'], record['handedness']) == ('nearest', 'right')
     code, out, err = run_cli(capsys, '--scenes', '0')
     assert code == 2 and '--scenes must be >= 1' in err
+
+
+def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
+    """`--detector-model PATH --detection-threshold T`: the detector a user trained is the one
+    scored (reported in the JSON); a threshold no peak reaches finds no hand; a missing file
+    is a clear error."""
+    from hand_pose_ros.core.resources import resolve_detector_file
+    shipped = resolve_detector_file()
+    if shipped is None:
+        pytest.skip('no shipped hand detector')
+    mine = tmp_path / 'my_detector.pt'
+    mine.write_bytes(shipped.read_bytes())
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
+                             '--detector-model', str(mine), '--detection-threshold', '1.0',
+                             '--precision', 'fp32')
+    assert code == 0, err
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record['detector_model'] == str(mine) and record['detection_threshold'] == 1.0
+    assert record['scenes']['third_person']['found'] == 0.0
+    assert record['scenes']['hand_free']['false_per_frame'] == 0.0
+    code, out, err = run_cli(capsys, '--scenes', '2', '--detector-model',
+                             str(tmp_path / 'absent.pt'))
+    assert code == 2 and 'absent.pt' in err
