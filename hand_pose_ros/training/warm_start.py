@@ -8,7 +8,7 @@ tree (:func:`joint_donors`). The heatmap feedback into the next hourglass reads 
 joints at first (the others' columns are zero), so the warm-started trunk sees what it saw.
 """
 import logging
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import torch
 
@@ -94,24 +94,25 @@ def warm_start_pose(net: PoseNet, path: str) -> Dict[str, str]:
 
 def warm_start_localizer(net: Localizer, path: str) -> Dict[str, str]:
     """Load a localizer checkpoint (same config) into ``net``."""
-    loaded, cfg, _ = load_localizer(_resolve(path))
-    if cfg != net.config:
-        raise ValueError(f'warm start from {path}: its localizer config {cfg} differs from '
-                         f'{net.config}')
-    net.load_state_dict(loaded.state_dict(), strict=True)
-    LOG.info('localizer warm-started from %s', path)
-    return {'from': str(path)}
+    return _warm_start_same_config(net, path, load_localizer, 'localizer')
 
 
 def warm_start_detector(net: HandDetector, path: str) -> Dict[str, str]:
     """Load a hand-detector checkpoint (same config) into ``net``: a longer run continues a
     shipped detector with a fresh schedule."""
-    loaded, cfg, _ = load_detector(_resolve(path))
+    return _warm_start_same_config(net, path, load_detector, 'detector')
+
+
+def _warm_start_same_config(net: torch.nn.Module, path: str, load: Callable,
+                            what: str) -> Dict[str, str]:
+    """Every weight of the ``what`` checkpoint at ``path`` (read by ``load``) into ``net``,
+    whose config must be the checkpoint's."""
+    loaded, cfg, _ = load(_resolve(path))
     if cfg != net.config:
-        raise ValueError(f'warm start from {path}: its detector config {cfg} differs from '
+        raise ValueError(f'warm start from {path}: its {what} config {cfg} differs from '
                          f'{net.config}')
     net.load_state_dict(loaded.state_dict(), strict=True)
-    LOG.info('detector warm-started from %s', path)
+    LOG.info('%s warm-started from %s', what, path)
     return {'from': str(path)}
 
 
