@@ -162,14 +162,16 @@ def crop_depth(depth_mm: torch.Tensor, transform: CropTransform) -> torch.Tensor
     """
     b, h, w = depth_mm.shape
     s = transform.size
-    dev, dt = depth_mm.device, transform.affine.dtype
-    ticks = (torch.arange(s, device=dev, dtype=dt) * 2 + 1) / s - 1         # pixel centres
-    gv, gu = torch.meshgrid(ticks, ticks, indexing='ij')
-    grid_n = torch.stack([gu, gv], -1).reshape(1, s * s, 2).expand(b, -1, -1)
-    inv = torch.linalg.inv(transform.affine[:, :, :2])
-    uv = torch.einsum('bij,bkj->bki', inv, grid_n - transform.affine[:, None, :, 2])
-    grid = torch.stack([(2 * uv[..., 0] + 1) / w - 1, (2 * uv[..., 1] + 1) / h - 1], -1)
-    patch = F.grid_sample(depth_mm[:, None].to(dt), grid.view(b, s, s, 2), mode='nearest',
+    dt = transform.affine.dtype
+    # crop pixel centres (normalised) -> image pixels (the inverse affine) -> grid_sample's
+    # normalised image coordinates, (2u + 1) / w - 1: one affine map, one affine_grid
+    inv = torch.linalg.inv(transform.affine[:, :, :2])                      # (B, 2, 2)
+    to_image = torch.cat([inv, -(inv @ transform.affine[:, :, 2:])], dim=-1)  # (B, 2, 3)
+    scale = torch.tensor([2.0 / w, 2.0 / h], device=depth_mm.device, dtype=dt)
+    theta = to_image * scale[:, None]
+    theta[:, :, 2] += scale / 2 - 1.0
+    grid = F.affine_grid(theta, [b, 1, s, s], align_corners=False)         # (B, S, S, 2)
+    patch = F.grid_sample(depth_mm[:, None].to(dt), grid, mode='nearest',
                           padding_mode='zeros', align_corners=False)        # (B, 1, S, S)
     norm = (patch - transform.center_d.view(b, 1, 1, 1)) / transform.half_depth_mm.view(b, 1, 1, 1)
     return torch.where(patch > 0, norm.clamp(-1.0, 1.0), torch.ones_like(norm))
