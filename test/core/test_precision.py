@@ -115,6 +115,11 @@ def test_int8_is_close_to_fp32(nets, icvl):
     est = HandPoseEstimator(*nets, device='cpu', precision='int8',
                             calibration=(frames, icvl.intrinsics))
     assert (est.precision, est.backend) == ('int8', 'onnxruntime')
+    # the localizer beside it: ONNX Runtime too, in fp32, the same centres as torch's
+    assert est.localizer_runtime == Runtime('fp32', 'onnxruntime', 'none')
+    for f in frames[:3]:
+        np.testing.assert_allclose(est.estimate(f, icvl.intrinsics).center,
+                                   ref.estimate(f, icvl.intrinsics).center, atol=0.05)
     patch = ref.estimate(frames[0], icvl.intrinsics).patch[None, None]
     patch = torch.from_numpy(np.repeat(patch, 2, axis=0))
     assert _relative_error(est._pose_run, ref._pose_run, patch) < 0.15
