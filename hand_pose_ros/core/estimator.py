@@ -32,9 +32,11 @@ import torch
 from .camera import Intrinsics, uvd_to_xyz
 from .checkpoint import load_detector, load_localizer, load_pose_model, load_side_classifier
 from .crop import center_of_mass, crop_cube, CropTransform
-from .detection import decode, Detection, detector_input, sample_frames, surface_depth
+from .detection import (decode, Detection, detector_input, MIN_HAND_SEPARATION_MM,
+                        sample_frames, surface_depth)
 from .exported import (detector_beside, ExportedDetector, ExportedNet, is_exported,
                        load_exported, localizer_beside, onnx_bytes, to_pose_output)
+from .hand_tracker import distinct_hands, FollowedHand, HandTracker
 from .handedness import SIDES
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
@@ -61,6 +63,9 @@ MAX_LOCALIZER_PASSES = 8
 # of 512 synthetic training renders, at most 1.70 / 1.24 / 1.72 in u / v / d; beyond 2 the
 # localizer extrapolates past anything it was trained on.
 LOCALIZER_TRUST = 2.0
+# A followed hand (core/hand_tracker.py) whose pose crop has less than this share of its pixels
+# inside the cube is gone: a hand fills a quarter of it open, a tenth as a fist seen end-on.
+MIN_FOLLOW_SUPPORT = 0.02
 # A float frame whose every depth is below this (mm) is taken for metres: no depth camera
 # measures a whole scene within 10 mm; the same scene in metres stays below it out to 10 m.
 METRES_MAX = 10.0
@@ -94,6 +99,7 @@ class HandPose:
     patch_uv: np.ndarray = field(repr=False)  # (J, 2) float32 joints in crop pixels
     handedness: str = 'right'                 # which hand: 'right' | 'left'
     score: float = 1.0                        # detection score in [0, 1] (1: nearest blob)
+    followed: bool = False                    # cropped where the hand was on the last frame
 
 
 @dataclass(frozen=True)
@@ -401,8 +407,7 @@ class HandPoseEstimator:
                         continue
                     hand_side = self.config.handedness if side == 'auto' else side
                     hands.append((d.center_uvd.astype(np.float32), d.score, hand_side))
-                    if len(hands) >= (min(2, settings['max_hands']) if side == 'auto'
-                                      else settings['max_hands']):
+                    if len(hands) >= self._hand_cap(settings):
                         break
                 out.append(hands)
             return out
@@ -419,6 +424,32 @@ class HandPoseEstimator:
             hand_side = self.config.handedness if side == 'auto' else side
             out.append([(com.astype(np.float32), 1.0, hand_side)])
         return out
+
+    def _hand_cap(self, settings: dict) -> int:
+        """At most this many hands per frame: max_hands, and one per side under 'auto'."""
+        return min(2, settings['max_hands']) if settings['side'] == 'auto' \
+            else settings['max_hands']
+
+    def _with_followed(self, found: List[Tuple[np.ndarray, float, str]],
+                       followed: List[FollowedHand], intr: Intrinsics, settings: dict
+                       ) -> Tuple[List[Tuple[np.ndarray, float, str]], List[bool]]:
+        """A frame's detections (may be empty) and the followed hands (core/hand_tracker.py)
+        not within MIN_HAND_SEPARATION_MM of one, in depth range: highest score first, capped
+        like the detections; with the flags of the followed ones."""
+        side = self.config.handedness if settings['side'] == 'auto' else settings['side']
+        found_mm = [uvd_to_xyz(torch.from_numpy(c[None].astype(np.float64)), intr)[0].numpy()
+                    for c, _, _ in found]
+        rows = [(c, s, sd, False) for c, s, sd in found]
+        for hand in followed:
+            c = hand.center_uvd.astype(np.float32)
+            if not settings['near'] <= float(c[2]) <= settings['far']:
+                continue
+            mm = uvd_to_xyz(torch.from_numpy(c[None].astype(np.float64)), intr)[0].numpy()
+            if all(np.linalg.norm(mm - f) >= MIN_HAND_SEPARATION_MM for f in found_mm):
+                rows.append((c, hand.score, side, True))
+        rows.sort(key=lambda r: -r[1])
+        rows = rows[:self._hand_cap(settings)]
+        return [r[:3] for r in rows], [r[3] for r in rows]
 
     def _given_centers(self, centers_uvd: np.ndarray, n_frames: int, side: str
                        ) -> List[List[Tuple[np.ndarray, float, str]]]:
@@ -503,16 +534,19 @@ class HandPoseEstimator:
     def estimate_batch(self, depths: Sequence[np.ndarray], intr: Intrinsics,
                        centers_uvd: Optional[np.ndarray] = None, *,
                        side_memory: Optional[SideMemory] = None,
+                       tracker: Optional[HandTracker] = None,
                        t_s: float = 0.0) -> List[Estimate]:
         """Estimate several frames of one camera at once (one network call per stage for all
         hands of all frames). ``centers_uvd`` (N, 3) (pixels, mm): crop one hand per frame
         exactly there, without detector or localizer (evaluation of the pose network alone).
         ``side_memory`` (one frame at a time, taken at ``t_s`` seconds): under 'auto'
         handedness read both ways, each hand's side also weighs its past frames
-        (core/side_memory.py), and the memory learns this frame."""
-        if side_memory is not None and len(depths) != 1:
-            raise ValueError(f'side_memory follows hands frame by frame: give one frame, '
-                             f'found {len(depths)}')
+        (core/side_memory.py), and the memory learns this frame. ``tracker`` (one frame at a
+        time, taken at ``t_s``): hands are followed from the last frame and the detector runs
+        only when the tracker says so (core/hand_tracker.py)."""
+        if (side_memory is not None or tracker is not None) and len(depths) != 1:
+            raise ValueError(f'side_memory and tracker follow hands frame by frame: give one '
+                             f'frame, found {len(depths)}')
         with self._lock:
             settings = {'near': self.near_mm, 'far': self.far_mm, 'cube': self.cube_mm,
                         'side': self.handedness, 'passes': self.localizer_passes,
@@ -522,10 +556,19 @@ class HandPoseEstimator:
         sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
         t0 = time.perf_counter()
         frames = [as_depth_mm(d, intr) for d in depths]
+        detected, followed = True, []
         if centers_uvd is None:
-            per_frame = self._candidates(frames, intr, settings)
+            if tracker is not None:
+                detected, followed = tracker.plan(t_s, intr)
+            per_frame = (self._candidates(frames, intr, settings) if detected
+                         else [[] for _ in frames])
+            follows = [[False] * len(hs) for hs in per_frame]
+            if followed:
+                per_frame[0], follows[0] = self._with_followed(per_frame[0], followed, intr,
+                                                               settings)
         else:
             per_frame = self._given_centers(centers_uvd, len(frames), settings['side'])
+            follows = [[False] * len(hs) for hs in per_frame]
             passes, settings['detector'] = 0, 'given'
         what = 'hand' if settings['detector'] == 'nearest' else \
             f'hand detected (score >= {settings["threshold"]:.2f})'
@@ -533,8 +576,11 @@ class HandPoseEstimator:
             Estimate(None, f'no {what} in range [{near:.0f}, {far:.0f}] mm') for _ in frames]
         owner = [i for i, hands in enumerate(per_frame) for _ in hands]
         if not owner:
+            if tracker is not None:
+                tracker.update(t_s, detected, np.zeros((0, 3)), np.zeros((0, 3)), [], [])
             return results
         hands = [h for hs in per_frame for h in hs]
+        follow = [f for fs in follows for f in fs]
         sync()
         t1 = time.perf_counter()
         stacked = np.stack([frames[i] for i in owner])
@@ -544,7 +590,10 @@ class HandPoseEstimator:
                               device=self.device)
         if self._loc_run is not None:
             lcfg = self.localizer.config
-            for _ in range(passes):      # each pass crops around the previous pass's centre
+            # a followed hand starts near: tracker.passes; every other hand: passes
+            hand_passes = torch.tensor([tracker.passes if f else passes for f in follow],
+                                       device=self.device)
+            for p in range(int(hand_passes.max())):   # each around the last pass's centre
                 patch, t = crop_cube(depth_t, center, intr, lcfg.cube_mm, lcfg.input_size,
                                      mirror)
                 inside = self._loc_run(patch)[0].float()             # (N, 3) crop-normalised
@@ -552,7 +601,16 @@ class HandPoseEstimator:
                 # A centre far outside the localizer's own crop (any of u, v, d) is not
                 # trusted: keep the last one.
                 ok = (refined[:, 2] > 0) & (inside.abs() <= LOCALIZER_TRUST).all(-1)
+                ok &= hand_passes > p
                 center = torch.where(ok[:, None], refined, center)
+        if any(follow):          # two hands followed onto one: the higher-scoring stays
+            keep = distinct_hands(uvd_to_xyz(center, intr).double().cpu().numpy(),
+                                  [h[1] for h in hands])
+            if not all(keep):
+                index = torch.tensor(np.flatnonzero(keep), device=self.device)
+                depth_t, center, mirror = depth_t[index], center[index], mirror[index]
+                hands, owner, follow = ([x[k] for k in np.flatnonzero(keep)]
+                                        for x in (hands, owner, follow))
         sync()
         t2 = time.perf_counter()
         side_s = 0.0
@@ -603,12 +661,25 @@ class HandPoseEstimator:
                    'side': side_s * 1e3 / n_frames,
                    'crop': (t3 - t2) * 1e3 / n_frames, 'pose_net': (t4 - t3) * 1e3 / n_frames,
                    'decode': (t5 - t4) * 1e3 / n_frames, 'total': (t5 - t0) * 1e3 / n_frames}
+        # A followed hand whose crop holds (almost) no depth inside its cube has gone (out of
+        # the depth range, out of view): lost, not returned.
+        inside = (patch[:, 0].abs() < 1.0).float().mean((-1, -2)).cpu().numpy()
+        gone = [follow[k] and inside[k] < MIN_FOLLOW_SUPPORT for k in range(len(owner))]
         found: Dict[int, List[HandPose]] = {}
         for k, i in enumerate(owner):
+            if gone[k]:
+                results[i] = Estimate(None, 'the followed hand left its crop (no depth within '
+                                      f'{cube:.0f} mm of its last centre)')
+                continue
             found.setdefault(i, []).append(HandPose(
                 xyz=cpu[1][k], uvd=cpu[0][k], confidence=cpu[2][k], center=cpu[3][k],
                 joint_set=self.joint_set, timings=dict(timings), patch=cpu[4][k],
-                patch_uv=cpu[5][k], handedness=hands[k][2], score=float(hands[k][1])))
+                patch_uv=cpu[5][k], handedness=hands[k][2], score=float(hands[k][1]),
+                followed=bool(follow[k])))
+        if tracker is not None:
+            tracker.update(t_s, detected, center.float().cpu().numpy(), cpu[3],
+                           [h[1] for h in hands],
+                           [0.0 if g else float(c.mean()) for c, g in zip(cpu[2], gone)])
         for i, poses in found.items():
             results[i] = Estimate(poses[0], None, tuple(poses))
         return results

@@ -169,3 +169,43 @@ def test_auto_tells_a_rendered_right_hand_from_its_mirror_image(shipped):
     # measured with the whole-hand model of 2026-12-01: 11 of 12 right, 8 of 12 mirrored (the
     # ICVL16 model before it: 11 and 10); reading every hand as one side scores 12 + 0
     assert right >= 8 and left >= 8 and right + left >= 18, (right, left)
+
+
+@needs_shipped
+def test_followed_hands_skip_the_detector_and_are_lost_when_they_go(shipped):
+    """On video the detector runs on one frame in redetect_every; the other frames crop each
+    hand where it was, as accurately; a hand that leaves is lost, and the detector looks
+    again."""
+    from hand_pose_ros.core.hand_tracker import HandTracker
+    from hand_pose_ros.core.side_memory import SideMemory
+    from hand_pose_ros.synthetic.user_scene import one_hand_frame, UserSceneGenerator
+    intr = camera_spec('realsense_d435_640x480').intrinsics
+    gen = UserSceneGenerator(full_resolution=True, seed=13)
+    video = [gen.animate(2.0 + f / 30) for f in range(6)]
+    tracker, memory = HandTracker(redetect_every=3, min_confidence=0.1), SideMemory()
+    errors = {True: [], False: []}
+    for f, (depth, truth) in enumerate(video):
+        hands = shipped.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
+                                       t_s=f / 30)[0].hands
+        assert [h.followed for h in hands] == [f % 3 != 0] * 2, f
+        got = {h.handedness: h for h in hands}
+        for xyz, side in truth:
+            centre = (xyz.max(0) + xyz.min(0)) / 2
+            assert np.linalg.norm(got[side].center - centre) < 40.0, (f, side)
+            errors[got[side].followed].append(
+                float(np.linalg.norm(got[side].xyz - xyz, axis=-1).mean()))
+    assert tracker.detector_frames == 2 and tracker.followed_frames == 4
+    assert np.mean(errors[True]) < 1.25 * np.mean(errors[False]) + 2.0, errors
+    # the right hand leaves the frame: lost (below min_confidence), the left one followed on
+    t = len(video) / 30
+    left_only = one_hand_frame(video[-1][0], intr.cx, 'left')
+    shipped.estimate_batch([left_only], intr, side_memory=memory, tracker=tracker, t_s=t)
+    assert len(tracker.hands) == 1
+    kept = tracker.hands[0].center_uvd
+    assert kept[0] > intr.cx             # the user's left hand is on the image's right
+    # nothing left (a bare wall): every hand lost, the next frame runs the detector
+    wall = np.full_like(left_only, 1700.0)
+    for k in (1, 2):
+        shipped.estimate_batch([wall], intr, side_memory=memory, tracker=tracker,
+                               t_s=t + k / 30)
+    assert tracker.hands == [] and tracker.plan(t + 3 / 30, intr) == (True, [])

@@ -1,0 +1,206 @@
+"""Following hands on video (core/hand_tracker.py) against the detector on every frame.
+
+Held-out sequences of the demo's animated user (synthetic/user_scene.py ``animate``: both hands
+raised, opening and closing, swaying and tilting; noise seeds and start times never used in
+training), each seen three ways: both hands, and each hand alone (the other image half
+blanked); at ``fps`` (30: the node's rate; 10: three times the motion between frames). Plus
+hand-free user scenes, each held still for the sequence's length (a false detection a
+tracker would keep). Per setting: hands found (crop centre within FOUND_MM of the true one),
+called the right side, mean joint error of the found hands (ICVL16, mm), false hands per
+frame, the share of frames the detector ran on, and the estimator's mean time per frame (ms;
+only comparable within one run: the machine's other load counts). The node's settings
+otherwise (``handedness: auto`` with the left/right memory; a hand below ``min_confidence``
+is not published).
+
+    python -m hand_pose_ros.training.tracking_eval [--sequences 3] [--frames 30] [--fps 30]
+        [--split validation|test]
+
+Validation seeds choose the defaults (core/hand_tracker.py); the test seeds report them.
+"""
+import argparse
+from dataclasses import dataclass
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.estimator import HandPoseEstimator
+from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE, HandTracker
+from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
+from ..synthetic.user_scene import one_hand_frame, UserSceneGenerator
+
+SPLIT_SEEDS = {'validation': 9_300_000, 'test': 9_400_000}   # + sequence index
+SPLIT_START_S = {'validation': 0.0, 'test': 100.0}          # + 3.7 s per sequence
+FOUND_MM = 40.0
+CAMERA = 'realsense_d435_640x480'
+HAND_FREE_SCENES = 2         # hand-free scenes per sequence count, each held for the length
+
+TrackerFactory = Optional[Callable[[], HandTracker]]
+
+
+@dataclass
+class TrackCounts:
+    """Frames of one setting: hands, found, right side, joint error, false hands, timing."""
+
+    frames: int = 0
+    hands: int = 0
+    found: int = 0
+    right_side: int = 0
+    err_sum_mm: float = 0.0
+    false: int = 0
+    free_frames: int = 0
+    free_false: int = 0
+    detector_frames: int = 0
+    ms_sum: float = 0.0
+
+    def as_dict(self) -> Dict[str, float]:
+        """Rates and means of the setting."""
+        return {'frames': self.frames, 'hands': self.hands,
+                'found': self.found / max(self.hands, 1),
+                'handedness': self.right_side / max(self.found, 1),
+                'joint_error_mm': self.err_sum_mm / max(self.found, 1),
+                'false_per_frame': self.false / max(self.frames, 1),
+                'hand_free_false_per_frame': self.free_false / max(self.free_frames, 1),
+                'detector_share': self.detector_frames / max(self.frames + self.free_frames, 1),
+                'ms_per_frame': self.ms_sum / max(self.frames + self.free_frames, 1)}
+
+
+def settings_table(min_confidence: float) -> Dict[str, TrackerFactory]:
+    """The compared settings: the detector on every frame, and following with several
+    re-detection intervals and localizer passes."""
+    return {
+        'detector every frame': None,
+        'follow, redetect every 3': lambda: HandTracker(3, min_confidence),
+        'follow, redetect every 5': lambda: HandTracker(5, min_confidence),
+        'follow, redetect every 10': lambda: HandTracker(10, min_confidence),
+        'follow, redetect every 5, 2 passes': lambda: HandTracker(5, min_confidence, passes=2),
+    }
+
+
+def sequences(split: str, count: int, frames: int, fps: float
+              ) -> List[Tuple[List[np.ndarray], List[List[Tuple[np.ndarray, str]]], object]]:
+    """``count`` x 3 sequences: (depth frames mm, true hands per frame [(ICVL16 xyz mm,
+    side)], intrinsics); both hands, then the right alone, then the left alone."""
+    out = []
+    for s in range(count):
+        gen = UserSceneGenerator(seed=SPLIT_SEEDS[split] + s, full_resolution=True)
+        intr = gen.camera(CAMERA)[0]
+        start = SPLIT_START_S[split] + 3.7 * s
+        shots = [gen.animate(start + f / fps, CAMERA) for f in range(frames)]
+        out.append(([d for d, _ in shots], [h for _, h in shots], intr))
+        for side in ('right', 'left'):
+            out.append(([one_hand_frame(d, intr.cx, side) for d, _ in shots],
+                        [[x for x in h if x[1] == side] for _, h in shots], intr))
+    return out
+
+
+def hand_free(split: str, count: int) -> Tuple[List[np.ndarray], object]:
+    """``count`` hand-free user scenes (mm) of CAMERA and their intrinsics."""
+    gen = UserSceneGenerator(cameras=[CAMERA], seed=SPLIT_SEEDS[split] + 50_000,
+                             full_resolution=True)
+    batch = gen.sample(count, camera=CAMERA, hands=0, min_hands=0)
+    return [np.ascontiguousarray(d, np.float32) for d in batch.depth_mm.numpy()], \
+        batch.intrinsics
+
+
+def _score(c: TrackCounts, poses, truth: List[Tuple[np.ndarray, str]]) -> None:
+    """Match one frame's hands to the true ones (nearest centre within FOUND_MM)."""
+    c.frames += 1
+    used = set()
+    for xyz, side in truth:
+        c.hands += 1
+        centre = 0.5 * (xyz.max(0) + xyz.min(0))
+        dist = [np.linalg.norm(p.center - centre) if j not in used else np.inf
+                for j, p in enumerate(poses)]
+        if not dist or min(dist) > FOUND_MM:
+            continue
+        j = int(np.argmin(dist))
+        used.add(j)
+        c.found += 1
+        c.right_side += poses[j].handedness == side
+        c.err_sum_mm += float(np.linalg.norm(poses[j].xyz - xyz, axis=-1).mean())
+    c.false += len(poses) - len(used)
+
+
+def _run(est: HandPoseEstimator, frames: List[np.ndarray], intr, fps: float,
+         make: TrackerFactory, min_confidence: float, on_frame: Callable) -> int:
+    """One sequence with a fresh memory and tracker (a node starting), the hands below
+    ``min_confidence`` not published (as the node); returns the frames the detector ran on."""
+    memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES)
+    tracker = make() if make else None
+    for f, depth in enumerate(frames):
+        t0 = time.perf_counter()
+        poses = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
+                                   t_s=f / fps)[0].hands
+        ms = (time.perf_counter() - t0) * 1e3
+        on_frame(f, [p for p in poses if float(p.confidence.mean()) >= min_confidence], ms)
+    return tracker.detector_frames if tracker else len(frames)
+
+
+def evaluate_tracking(est: HandPoseEstimator, split: str, count: int, frames: int, fps: float,
+                      settings: Dict[str, TrackerFactory], min_confidence: float
+                      ) -> Dict[str, Dict[str, float]]:
+    """TrackCounts.as_dict() per named setting (module docstring)."""
+    counts = {name: TrackCounts() for name in settings}
+    videos = sequences(split, count, frames, fps)
+    free, free_intr = hand_free(split, HAND_FREE_SCENES * count)
+    for name, make in settings.items():
+        c = counts[name]
+        for depths, truths, intr in videos:
+            def seen(f, poses, ms, truths=truths):
+                _score(c, list(poses), truths[f])
+                c.ms_sum += ms
+            c.detector_frames += _run(est, depths, intr, fps, make, min_confidence, seen)
+        for scene in free:
+            def seen_free(f, poses, ms):
+                c.free_frames += 1
+                c.free_false += len(poses)
+                c.ms_sum += ms
+            c.detector_frames += _run(est, [scene] * frames, free_intr, fps, make, min_confidence,
+                                      seen_free)
+    return {name: c.as_dict() for name, c in counts.items()}
+
+
+def tracking_table(rows: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of evaluate_tracking()."""
+    lines = ['| setting | found (<= 40 mm) | handedness | mean joint error | false hands / '
+             'frame | hand-free: false / frame | detector on | estimator ms / frame |',
+             '|---|---|---|---|---|---|---|---|']
+    for name, r in rows.items():
+        lines.append(f"| {name} | {100 * r['found']:.1f} % | {100 * r['handedness']:.1f} % | "
+                     f"{r['joint_error_mm']:.1f} mm | {r['false_per_frame']:.3f} | "
+                     f"{r['hand_free_false_per_frame']:.3f} | "
+                     f"{100 * r['detector_share']:.0f} % | {r['ms_per_frame']:.1f} |")
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print the table (module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sequences', type=int, default=3)
+    parser.add_argument('--frames', type=int, default=30)
+    parser.add_argument('--fps', type=float, default=30.0)
+    parser.add_argument('--split', choices=tuple(SPLIT_SEEDS), default='validation')
+    parser.add_argument('--min-confidence', type=float, default=None,
+                        help="a followed hand below this mean joint confidence is lost "
+                        "(default: the node's min_confidence)")
+    parser.add_argument('--model', default='default')
+    args = parser.parse_args(argv)
+    if args.sequences < 1 or args.frames < 1 or not args.fps > 0:
+        parser.error('--sequences and --frames must be >= 1 and --fps positive')
+    if args.min_confidence is None:
+        args.min_confidence = DEFAULT_MIN_CONFIDENCE
+    est = HandPoseEstimator.from_files(args.model, device='cpu', handedness='auto',
+                                       joint_order='icvl16')
+    rows = evaluate_tracking(est, args.split, args.sequences, args.frames, args.fps,
+                             settings_table(args.min_confidence), args.min_confidence)
+    print(f'{args.split}: {args.sequences} sequences x 3 (both hands, each alone) x '
+          f'{args.frames} frames at {args.fps:g} fps and {HAND_FREE_SCENES * args.sequences} '
+          f'hand-free scenes held {args.frames} frames ({CAMERA}); followed hands lost below '
+          f'mean joint confidence {args.min_confidence:g}')
+    print(tracking_table(rows))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
