@@ -13,6 +13,8 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PASSES,
                               DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
                               MAX_HANDS, MAX_LOCALIZER_PASSES)
+from ..core.hand_tracker import (DEFAULT_MIN_CONFIDENCE, DEFAULT_REDETECT_EVERY,
+                                 MAX_REDETECT_EVERY)
 from ..core.precision import network_threads, PRECISIONS  # noqa: F401 (re-exported)
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES
 from ..core.skeleton import JOINT_ORDERS
@@ -33,7 +35,7 @@ class NodeParams:
     far_m: float = 1.5
     cube_mm: float = 0.0
     localizer_passes: int = DEFAULT_LOCALIZER_PASSES
-    min_confidence: float = 0.1
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
     smoothing: bool = False
     smoothing_min_cutoff: float = 1.0
     smoothing_beta: float = 0.0
@@ -44,6 +46,7 @@ class NodeParams:
     max_hands: int = DEFAULT_MAX_HANDS
     detector: str = 'learned'
     detection_threshold: float = DEFAULT_DETECTION_THRESHOLD
+    redetect_every: int = DEFAULT_REDETECT_EVERY
     max_image_pixels: int = 1_500_000
     reject_nonfinite: bool = False
     reliable_input: bool = False
@@ -81,8 +84,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec('localizer_passes', 'runs of the hand localizer per frame, each around the '
               'previous centre: more passes centre the crop better, each costs one localizer '
               'run', (1, MAX_LOCALIZER_PASSES)),
-    ParamSpec('min_confidence', 'publish a frame only when the mean joint confidence (0..1) '
-              'reaches this; otherwise it counts as low_confidence', (0.0, 1.0)),
+    ParamSpec('min_confidence', 'publish a hand only when its mean joint confidence (0..1) '
+              'reaches this (a frame with none counts as low_confidence); a followed hand '
+              'below it is lost, and the detector looks again', (0.0, 1.0)),
     ParamSpec('smoothing', 'One-Euro temporal smoothing of the joints, driven by header stamps'),
     ParamSpec('smoothing_min_cutoff', 'One-Euro minimum cut-off frequency (Hz): lower = '
               'smoother at rest, more lag', (0.01, 100.0)),
@@ -106,6 +110,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "range); 'learned' and handedness 'auto' need a detector network"),
     ParamSpec('detection_threshold', 'lowest detection score (0..1) of a hand to estimate '
               '(learned detector)', (0.0, 1.0)),
+    ParamSpec('redetect_every', 'while hands are followed from frame to frame (each crop '
+              "starts at the hand's last centre), the learned detector runs on one frame in "
+              'this many, to find new hands; it runs on every frame while no hand is followed. '
+              '1 = the detector on every frame, each frame alone', (1, MAX_REDETECT_EVERY)),
     ParamSpec('max_image_pixels', 'larger frames are decimated (odd stride, intrinsics '
               'scaled) to at most this many pixels before processing', (4096, 100_000_000)),
     ParamSpec('reject_nonfinite', 'true: drop any 32FC1 frame with NaN/inf pixels; false: '

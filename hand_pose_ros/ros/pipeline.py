@@ -13,6 +13,7 @@ from .node_params import NodeParams
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
+from ..core.hand_tracker import HandTracker
 from ..core.handedness import SIDES
 from ..core.side_memory import SideMemory
 
@@ -91,6 +92,12 @@ def side_memory(params: NodeParams) -> Optional[SideMemory]:
     return SideMemory(params.handedness_memory_frames)
 
 
+def hand_tracker(params: NodeParams) -> HandTracker:
+    """A fresh follower of the hands (core/hand_tracker.py): the detector on one frame in
+    redetect_every while hands are followed; hands below min_confidence are lost."""
+    return HandTracker(params.redetect_every, params.min_confidence)
+
+
 def warm_up(estimator: HandPoseEstimator, runs: int = 3) -> float:
     """Run the whole estimator on a synthetic hand-sized disc ``runs`` times (the first calls
     of a traced network compile it); returns the last run's time in ms (0 if no hand found)."""
@@ -122,6 +129,7 @@ class FramePipeline:
         self._params = params
         self._filters: Optional[Dict[str, OneEuroFilter]] = None
         self._memory: Optional[SideMemory] = None
+        self._tracker: Optional[HandTracker] = None
         self.configure(params)
 
     @property
@@ -134,14 +142,16 @@ class FramePipeline:
         """Apply new (already validated) parameters; safe while ``process`` runs elsewhere."""
         self.estimator.configure(**estimator_settings(params, self.estimator.config.cube_mm))
         filters = smoothing_filters(params)
-        memory = side_memory(params)
+        memory, tracker = side_memory(params), hand_tracker(params)
         with self._lock:
             self._params, self._filters, self._memory = params, filters, memory
+            self._tracker = tracker
 
     def process(self, image: Image, info: Optional[CameraInfo]) -> FrameResult:
         """Run one Image + CameraInfo pair; never raises for bad input (returns a reason)."""
         with self._lock:
             params, filters, memory = self._params, self._filters, self._memory
+            tracker = self._tracker
         try:
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite)
         except ConversionError as exc:
@@ -159,7 +169,7 @@ class FramePipeline:
                           'treated as missing (reject_nonfinite is false)'))
         try:
             estimate = self.estimator.estimate_batch(
-                [frame.depth_mm], frame.intrinsics, side_memory=memory,
+                [frame.depth_mm], frame.intrinsics, side_memory=memory, tracker=tracker,
                 t_s=stamp_to_s(image.header.stamp))[0]
         except ValueError as exc:
             return self._lost(filters, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
