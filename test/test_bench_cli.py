@@ -95,6 +95,7 @@ def test_bench_times_the_detector_and_the_pipeline_for_1_and_2_hands(tiny_detect
     followed = hands['followed']
     assert followed['found'] == followed['frames'] >= 16
     assert 0.0 <= followed['one_way_share'] <= 1.0
+    assert 0.0 < followed['detector_share'] <= 1.0    # the tracker's first frame at least
     assert followed['pipeline_ms'] >= followed['estimator_ms'] > 0
     assert followed['stages_ms']['detector'] > 0 and followed['stages_ms']['pose_net'] > 0
     goal = r['goals']['one_hand_pipeline_ms']

@@ -10,10 +10,12 @@ the first time).
 
 The ``followed`` row times what the node does on video: one hand of the demo's animated user
 (``animate`` at FOLLOWED_FPS, the other image half blanked; pinned to 1 hand) followed from
-frame to frame with
-the node's left/right memory, so a hand whose side has settled is read one way
-(core/side_memory.py); per frame its mean (the throughput), median and the share of frames
-read one way.
+frame to frame with the node's tracker (core/hand_tracker.py: the detector on one frame in
+DEFAULT_REDETECT_EVERY, the other frames crop the hand where it was, one localizer pass) and
+its left/right memory, so a hand whose side has settled is read one way
+(core/side_memory.py); per frame its mean (the throughput: stages are means, the detector's
+spread over the frames it skipped), median, the share of frames read one way and the share
+the detector ran on.
 """
 import statistics
 import time
@@ -24,6 +26,7 @@ import numpy as np
 from .stages import time_conversions, time_estimator
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPoseEstimator
+from ..core.hand_tracker import HandTracker
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
 from ..synthetic.user_scene import one_hand_frame, UserSceneGenerator
 
@@ -33,7 +36,9 @@ SCENE = 'third_person'
 PINNED = 'the N highest detector peaks are the hands (detection threshold 0, max_hands N)'
 FOLLOWED_FPS = 30.0
 FOLLOWED_SIDE = 'right'
-FOLLOWED_LENGTH_MIN = 16    # frames of the followed row at least (settling takes 3)
+# Frames of the followed row at least: 2 s of a 30 fps stream, so that its start (the first
+# frame's detection, the 3 frames a side takes to settle) weighs as on a camera left running.
+FOLLOWED_LENGTH_MIN = 60
 
 
 def scene_frames(hands: int, count: int, seed: int = 0) -> Tuple[List[np.ndarray], Intrinsics]:
@@ -80,22 +85,26 @@ def followed_frames(count: int, seed: int = 0) -> Tuple[List[np.ndarray], Intrin
 
 def time_followed(est: HandPoseEstimator, frames: List[np.ndarray], intr: Intrinsics,
                   warmup: int, runs: int) -> dict:
-    """One hand followed over ``frames`` (a fresh memory per run, as a node starting): ms per
-    frame (mean, median), mean stages and the share of frames read one way."""
-    walls, one_way, found = [], 0, 0
+    """One hand followed over ``frames`` (a fresh memory and tracker per run, as a node
+    starting): ms per frame (mean, median), mean stages, the share of frames read one way and
+    the share the detector ran on."""
+    walls, one_way, found, detector = [], 0, 0, 0
     per_stage: Dict[str, List[float]] = {}
     for r in range(warmup + runs):
-        memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES)
+        memory, tracker = SideMemory(DEFAULT_HALF_LIFE_FRAMES), HandTracker()
         for i, f in enumerate(frames):
             t_s = i / FOLLOWED_FPS
+            ran = tracker.detector_frames
             t0 = time.perf_counter()
-            hands = est.estimate_batch([f], intr, side_memory=memory, t_s=t_s)[0].hands
+            hands = est.estimate_batch([f], intr, side_memory=memory, tracker=tracker,
+                                       t_s=t_s)[0].hands
             wall = (time.perf_counter() - t0) * 1e3
             if r < warmup or not hands:
                 continue
             walls.append(wall)
             found += 1
             one_way += memory.read_one_way(t_s) > 0
+            detector += tracker.detector_frames > ran
             for k, v in hands[0].timings.items():
                 per_stage.setdefault(k, []).append(v)
     if not walls:
@@ -104,7 +113,8 @@ def time_followed(est: HandPoseEstimator, frames: List[np.ndarray], intr: Intrin
             'fps': FOLLOWED_FPS, 'side': FOLLOWED_SIDE,
             'stages_ms': {k: statistics.mean(v) for k, v in per_stage.items() if k != 'total'},
             'estimator_ms': statistics.mean(walls), 'estimator_median_ms':
-            statistics.median(walls), 'one_way_share': one_way / len(walls)}
+            statistics.median(walls), 'one_way_share': one_way / len(walls),
+            'detector_share': detector / len(walls)}
 
 
 def time_hands(est: HandPoseEstimator, frames: int, warmup: int, runs: int,

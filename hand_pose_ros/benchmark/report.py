@@ -36,10 +36,12 @@ JSON keys (``hand-pose bench --json``; times in ms, medians over warm runs):
   ``stages_ms`` (``detector``, ``localizer``, ``side``, ``crop``, ``pose_net``, ``decode``,
   ``image_conversion``, ``message_building``: all per frame, all its hands), ``estimator_ms``,
   ``estimator_fps``, ``pipeline_ms`` (estimator + conversions)}, ``followed`` (under 'auto'
-  handedness, else null): one hand followed over video with the node's left/right memory
-  {``hands``, ``frames``, ``found``, ``fps``, ``side``, ``stages_ms`` (means),
-  ``estimator_ms`` (mean per frame), ``estimator_median_ms``, ``one_way_share`` (frames whose
-  hand was read one way: its side settled), ``pipeline_ms`` (mean + conversions)}};
+  handedness, else null): one hand followed over video with the node's tracker and
+  left/right memory {``hands``, ``frames``, ``found``, ``fps``, ``side``, ``stages_ms``
+  (means over the frames: the detector's includes the frames it skipped), ``estimator_ms``
+  (mean per frame), ``estimator_median_ms``, ``one_way_share`` (frames whose hand was read
+  one way: its side settled), ``detector_share`` (frames the detector ran on),
+  ``pipeline_ms`` (mean + conversions)}};
 - ``goals``: {name: {``limit``, ``value``, ``met``}} for GOALS (value and met null when not
   measured): ``one_hand_pipeline_ms`` (the followed row when there is one: what a camera
   stream costs the node; else the 1-hand row) and ``node_ratio``;
@@ -348,7 +350,8 @@ def _hands_text(h: dict) -> List[str]:
         lines.append(f"1 fol  {cells} {f['estimator_ms']:10.2f} {f['pipeline_ms']:10.2f} "
                      f"{1e3 / f['pipeline_ms']:6.1f}  (followed: mean of {f['frames']} frames "
                      f"at {f['fps']:g} fps, median {f['estimator_median_ms']:.2f}; "
-                     f"{100 * f['one_way_share']:.0f} % read one way)")
+                     f"{100 * f['one_way_share']:.0f} % read one way, detector on "
+                     f"{100 * f.get('detector_share', 1.0):.0f} %)")
     elif f is not None:
         lines.append(f"1 fol  the followed hand was not found in its {f['frames']} frames")
     return lines
