@@ -68,6 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--detection-threshold', type=float, default=None, metavar='SCORE',
                         help="lowest detector score (0..1) of a hand (default: the "
                         "estimator's)")
+    render.add_argument('--min-confidence', type=float, default=0.0, metavar='C',
+                        help='--scenes: a hand whose mean joint confidence (0..1) is below C '
+                        "counts as not returned, as the node's min_confidence does not publish "
+                        'it (default 0: every hand the estimator returns)')
     render.add_argument('--handedness', default=None, choices=('auto', 'right', 'left'),
                         help="--render/--synthetic: the dataset's declared side unless given; "
                         "--scenes: the estimator's default (auto)")
@@ -334,26 +338,30 @@ def _run_scenes(args: argparse.Namespace) -> int:
     """`--scenes N`: the estimator on held-out user scenes; a Markdown table or JSON."""
     from ..training.scene_eval import evaluate_scenes, scene_table
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
-    if args.scenes < 1:
-        print(f'hand-pose eval: --scenes must be >= 1, found {args.scenes}', file=sys.stderr)
+    if args.scenes < 1 or not 0.0 <= args.min_confidence <= 1.0:
+        print(f'hand-pose eval: --scenes must be >= 1 and --min-confidence in [0, 1], found '
+              f'{args.scenes} and {args.min_confidence}', file=sys.stderr)
         return 2
     try:
         est = _estimator(args, args.handedness or 'auto', 'icvl16')
     except _Fail as exc:
         print(f'hand-pose eval: {exc}', file=sys.stderr)
         return 2
-    rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size)
+    rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size,
+                           min_confidence=args.min_confidence)
     if args.json:
         print(json.dumps({'scenes': rows, 'model': str(est.model_path),
                           'detector': est.detector,
                           'detector_model': str(est.detector_path or ''),
                           'detection_threshold': est.detection_threshold,
                           'handedness': est.handedness,
-                          'localizer_passes': est.localizer_passes, 'seed': args.seed}))
+                          'localizer_passes': est.localizer_passes, 'seed': args.seed,
+                          'min_confidence': args.min_confidence}))
     else:
         print(f'estimator: {est.model_path}, detector {est.detector} '
               f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}), '
               'handedness '
-              f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}')
+              f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}, '
+              f'hands below mean joint confidence {args.min_confidence:g} not counted')
         print(scene_table(rows))
     return 0

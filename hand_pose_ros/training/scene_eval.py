@@ -66,8 +66,11 @@ def _score_frame(score: SceneScore, hands, truth: List) -> None:
 
 
 def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
-                    batch: int = 8) -> Dict[str, Dict[str, float]]:
-    """Per scene set ('third_person', 'egocentric', 'robot', 'hand_free'): SceneScore.row()."""
+                    batch: int = 8, min_confidence: float = 0.0
+                    ) -> Dict[str, Dict[str, float]]:
+    """Per scene set ('third_person', 'egocentric', 'robot', 'hand_free'): SceneScore.row().
+    Hands whose mean joint confidence is below ``min_confidence`` count as not returned (the
+    node does not publish them: its min_confidence)."""
     gen = UserSceneGenerator(full_resolution=True)
     sets = list(SCENE_TYPES) + ['hand_free']
     out = {}
@@ -89,7 +92,8 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
                         c = uvd_to_xyz(b.center_uvd[i, h][None].double(), b.intrinsics)[0]
                         truth.append((b.hand22[i, h, _ICVL].numpy(), c.numpy(),
                                       bool(b.left[i, h])))
-                _score_frame(score, list(r.hands), truth)
+                kept = [h for h in r.hands if float(h.confidence.mean()) >= min_confidence]
+                _score_frame(score, kept, truth)
             done += n
         out[name] = score.row()
     return out

@@ -256,8 +256,20 @@ def test_scenes_mode_reports_every_viewpoint_and_hand_free_frames(capsys):
     assert rows['hand_free']['hands'] == 0 and rows['third_person']['hands'] >= 2
     assert rows['hand_free']['false_per_frame'] > 0          # the nearest blob always "finds"
     assert (record['detector'], record['handedness']) == ('nearest', 'right')
+    assert record['min_confidence'] == 0.0
+    # --min-confidence: what the node would not publish is not counted (none reaches 1.0)
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
+                             '--detector', 'nearest', '--handedness', 'right',
+                             '--precision', 'fp32', '--min-confidence', '1.0')
+    assert code == 0, err
+    gated = json.loads(out.strip().splitlines()[-1])
+    assert gated['min_confidence'] == 1.0
+    assert gated['scenes']['hand_free']['false_per_frame'] == 0.0
+    assert gated['scenes']['third_person']['found'] == 0.0
     code, out, err = run_cli(capsys, '--scenes', '0')
     assert code == 2 and '--scenes must be >= 1' in err
+    code, out, err = run_cli(capsys, '--scenes', '2', '--min-confidence', '1.5')
+    assert code == 2 and '--min-confidence in [0, 1]' in err
 
 
 def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
