@@ -93,7 +93,9 @@ def test_bench_times_the_detector_and_the_pipeline_for_1_and_2_hands(tiny_detect
     # one hand followed over video with the node's left/right memory ('auto' handedness):
     # what a camera stream costs, and the value the goal reads
     followed = hands['followed']
-    assert followed['found'] == followed['frames'] >= 16
+    # 2 s of stream; a followed hand may be lost on a frame (random weights drift off the
+    # hand) and found again by the detector on the next
+    assert followed['frames'] >= 60 and followed['found'] >= 0.9 * followed['frames']
     assert 0.0 <= followed['one_way_share'] <= 1.0
     assert 0.0 < followed['detector_share'] <= 1.0    # the tracker's first frame at least
     assert followed['pipeline_ms'] >= followed['estimator_ms'] > 0

@@ -54,7 +54,8 @@ class FakeEstimator:
         return SimpleNamespace(hands=tuple(self.hands),
                                reason=None if self.hands else 'no hand in range')
 
-    def estimate_batch(self, depths, intr, centers_uvd=None, *, side_memory=None, t_s=0.0):
+    def estimate_batch(self, depths, intr, centers_uvd=None, *, side_memory=None, tracker=None,
+                       t_s=0.0):
         # 'auto' with a left/right memory (the default parameters) calls this per frame
         return [self.estimate_detailed(d, intr) for d in depths]
 
