@@ -668,8 +668,8 @@ class HandPoseEstimator:
         found: Dict[int, List[HandPose]] = {}
         for k, i in enumerate(owner):
             if gone[k]:
-                results[i] = Estimate(None, 'the followed hand left its crop (no depth within '
-                                      f'{cube:.0f} mm of its last centre)')
+                results[i] = Estimate(None, 'the followed hand left its crop (no depth inside '
+                                      f'its {cube:.0f} mm cube)')
                 continue
             found.setdefault(i, []).append(HandPose(
                 xyz=cpu[1][k], uvd=cpu[0][k], confidence=cpu[2][k], center=cpu[3][k],
