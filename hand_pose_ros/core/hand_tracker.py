@@ -17,8 +17,10 @@ the detector, the costliest stage before the pose network, runs:
 
 A followed hand is lost, and the detector looks again on the next frame, when the pose
 network's mean joint confidence on it falls below ``min_confidence`` (the node's own
-publishing gate) or its centre leaves the depth range; of two followed hands that come within
-``MIN_HAND_SEPARATION_MM`` of each other the lower-scoring one is dropped (both on one hand).
+publishing gate), when its start leaves the depth range or its crop holds almost no depth
+inside the cube (``estimator.MIN_FOLLOW_SUPPORT``: the hand left the range or the view); of
+two followed hands that come within ``MIN_HAND_SEPARATION_MM`` of each other the
+lower-scoring one is dropped (both on one hand).
 A followed hand keeps the detection score it was found with. ``redetect_every`` 1 runs the
 detector on every frame (each frame alone, as without a tracker).
 

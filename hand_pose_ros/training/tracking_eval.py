@@ -4,13 +4,13 @@ Held-out sequences of the demo's animated user (synthetic/user_scene.py ``animat
 raised, opening and closing, swaying and tilting; noise seeds and start times never used in
 training), each seen three ways: both hands, and each hand alone (the other image half
 blanked); at ``fps`` (30: the node's rate; 10: three times the motion between frames). Plus
-hand-free user scenes, each held still for the sequence's length (a false detection a
-tracker would keep). Per setting: hands found (crop centre within FOUND_MM of the true one),
-called the right side, mean joint error of the found hands (ICVL16, mm), false hands per
-frame, the share of frames the detector ran on, and the estimator's mean time per frame (ms;
-only comparable within one run: the machine's other load counts). The node's settings
-otherwise (``handedness: auto`` with the left/right memory; a hand below ``min_confidence``
-is not published).
+hand-free user scenes, each held still for the sequence's length (a false detection a tracker
+would keep). Per setting: hands found (crop centre within 40 mm of the true one, as on the
+held-out scenes), called the right side, mean joint error of the found hands (ICVL16, mm),
+false hands per frame, the share of frames the detector ran on, and the estimator's mean time
+per frame (ms; only comparable within one run: the machine's other load counts). The node's
+settings otherwise (``handedness: auto`` with the left/right memory; a hand below
+``min_confidence`` is not published).
 
     python -m hand_pose_ros.training.tracking_eval [--sequences 3] [--frames 30] [--fps 30]
         [--split validation|test]
@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .scene_eval import _score_frame, SceneScore
 from ..core.estimator import HandPoseEstimator
 from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE, HandTracker
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
@@ -31,7 +32,6 @@ from ..synthetic.user_scene import one_hand_frame, UserSceneGenerator
 
 SPLIT_SEEDS = {'validation': 9_300_000, 'test': 9_400_000}   # + sequence index
 SPLIT_START_S = {'validation': 0.0, 'test': 100.0}          # + 3.7 s per sequence
-FOUND_MM = 40.0
 CAMERA = 'realsense_d435_640x480'
 HAND_FREE_SCENES = 2         # hand-free scenes per sequence count, each held for the length
 
@@ -39,15 +39,10 @@ TrackerFactory = Optional[Callable[[], HandTracker]]
 
 
 @dataclass
-class TrackCounts:
-    """Frames of one setting: hands, found, right side, joint error, false hands, timing."""
+class TrackCounts(SceneScore):
+    """Frames of one setting: the held-out scenes' counts (hands, found, right side, joint
+    error, false hands), and hand-free frames, detector runs and timing."""
 
-    frames: int = 0
-    hands: int = 0
-    found: int = 0
-    right_side: int = 0
-    err_sum_mm: float = 0.0
-    false: int = 0
     free_frames: int = 0
     free_false: int = 0
     detector_frames: int = 0
@@ -55,11 +50,7 @@ class TrackCounts:
 
     def as_dict(self) -> Dict[str, float]:
         """Rates and means of the setting."""
-        return {'frames': self.frames, 'hands': self.hands,
-                'found': self.found / max(self.hands, 1),
-                'handedness': self.right_side / max(self.found, 1),
-                'joint_error_mm': self.err_sum_mm / max(self.found, 1),
-                'false_per_frame': self.false / max(self.frames, 1),
+        return {**self.row(),
                 'hand_free_false_per_frame': self.free_false / max(self.free_frames, 1),
                 'detector_share': self.detector_frames / max(self.frames + self.free_frames, 1),
                 'ms_per_frame': self.ms_sum / max(self.frames + self.free_frames, 1)}
@@ -104,22 +95,11 @@ def hand_free(split: str, count: int) -> Tuple[List[np.ndarray], object]:
 
 
 def _score(c: TrackCounts, poses, truth: List[Tuple[np.ndarray, str]]) -> None:
-    """Match one frame's hands to the true ones (nearest centre within FOUND_MM)."""
-    c.frames += 1
-    used = set()
-    for xyz, side in truth:
-        c.hands += 1
-        centre = 0.5 * (xyz.max(0) + xyz.min(0))
-        dist = [np.linalg.norm(p.center - centre) if j not in used else np.inf
-                for j, p in enumerate(poses)]
-        if not dist or min(dist) > FOUND_MM:
-            continue
-        j = int(np.argmin(dist))
-        used.add(j)
-        c.found += 1
-        c.right_side += poses[j].handedness == side
-        c.err_sum_mm += float(np.linalg.norm(poses[j].xyz - xyz, axis=-1).mean())
-    c.false += len(poses) - len(used)
+    """Match one frame's hands to the true ones (ICVL16 xyz mm, side), as on the held-out
+    scenes (training/scene_eval.py: nearest centre within FOUND_WITHIN_MM, the centre of the
+    joints' 3D box)."""
+    _score_frame(c, poses, [(xyz, 0.5 * (xyz.max(0) + xyz.min(0)), side == 'left')
+                            for xyz, side in truth])
 
 
 def _run(est: HandPoseEstimator, frames: List[np.ndarray], intr, fps: float,

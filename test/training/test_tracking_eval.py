@@ -29,7 +29,7 @@ def test_a_frame_is_matched_by_nearest_centre_within_40_mm():
     _score(c, [_pose([0, 0, 530], 'right'), _pose([200, 0, 500], 'right'),
                _pose([600, 0, 500], 'left')], truth)
     row = c.as_dict()
-    assert (c.hands, c.found, c.right_side, c.false) == (2, 2, 1, 1)
+    assert (c.hands, c.found, c.side_ok, c.false) == (2, 2, 1, 1)
     assert row['joint_error_mm'] == pytest.approx(15.0) and row['handedness'] == 0.5
     c2 = TrackCounts()
     _score(c2, [_pose([0, 0, 545], 'right')], truth[:1])         # 45 mm: not found, false
