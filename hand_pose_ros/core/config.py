@@ -50,7 +50,9 @@ class ModelConfig(_Config):
     sigma: float = 2.0             # Gaussian target std in heatmap pixels
     rd_ratio: float = 0.0625       # squeeze-excitation reduction ratio (1/16)
     handedness: str = 'right'      # the hand it is trained on; the estimator mirrors the other
-    attention_mask: str = 'sigmoid'  # ATTENTION_MASKS: how the attention mask is normalised
+    # ATTENTION_MASKS: how the attention mask is normalised; channel_minmax spans [0, 1] and
+    # measured best of the masks in the self-comparison (docs/ablation.md)
+    attention_mask: str = 'channel_minmax'
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)
@@ -126,11 +128,15 @@ class SideConfig(_Config):
 # Pose networks stored before their handedness was recorded were all trained on renders with the
 # chirality of the ICVL ground truth: left hands (core/handedness.py).
 LEGACY_HANDEDNESS = 'left'
+# ... and those stored before their attention mask was recorded used the sigmoid mask.
+LEGACY_ATTENTION_MASK = 'sigmoid'
 
 
 def stored_model_config(data: Dict[str, Any]) -> ModelConfig:
-    """The ModelConfig of a checkpoint or exported file (``handedness`` defaults to left)."""
-    return ModelConfig.from_dict({'handedness': LEGACY_HANDEDNESS, **data})
+    """The ModelConfig of a checkpoint or exported file (a missing ``handedness`` is left, a
+    missing ``attention_mask`` sigmoid: what such files were trained with)."""
+    return ModelConfig.from_dict({'handedness': LEGACY_HANDEDNESS,
+                                  'attention_mask': LEGACY_ATTENTION_MASK, **data})
 
 
 def load_model_yaml(path: Union[str, Path]) -> Tuple[ModelConfig, LocalizerConfig]:

@@ -73,6 +73,10 @@ def warm_start_pose(net: PoseNet, path: str) -> Dict[str, str]:
         if getattr(cfg, key) != getattr(mine, key):
             raise ValueError(f'warm start from {path}: its {key} is {getattr(cfg, key)!r}, the '
                              f'network being trained has {getattr(mine, key)!r}')
+    if mine.variant == 'attention' and cfg.attention_mask != mine.attention_mask:
+        LOG.warning('warm start from a network with the %s attention mask into one with the %s '
+                    'mask: the depth branch must adapt to what the new mask lets through',
+                    cfg.attention_mask, mine.attention_mask)
     if cfg.handedness != mine.handedness:
         LOG.warning('warm start from a %s-hand network into a %s-hand one: it must unlearn '
                     'the side', cfg.handedness, mine.handedness)

@@ -1,4 +1,5 @@
 """Checkpoints: round trip, atomic write, weights_only, and one clear error per bad file."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from hand_pose_ros.core import checkpoint
 from hand_pose_ros.core.checkpoint import (CheckpointError, load_localizer, load_pose_model,
                                            save_checkpoint)
+from hand_pose_ros.core.config import ModelConfig
 from hand_pose_ros.core.nets.localizer import Localizer
 from hand_pose_ros.core.nets.pose_net import PoseNet
 
@@ -84,3 +86,19 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, tiny_config, monkeypatch):
     monkeypatch.undo()
     assert load_pose_model(path)[2]['v'] == 1
     assert not list(tmp_path.glob('.*tmp*'))
+
+
+def test_a_file_that_does_not_name_its_mask_is_read_as_sigmoid(tmp_path, tiny_config):
+    # models stored before the mask was recorded were trained with the sigmoid mask; the
+    # default for new networks is the per-channel min-max one
+    assert ModelConfig().attention_mask == 'channel_minmax'
+    path = tmp_path / 'old.pt'
+    save_checkpoint(path, PoseNet(tiny_config), tiny_config, {})
+    data = torch.load(path, weights_only=True)
+    del data['config']['attention_mask']
+    torch.save(data, path)
+    _, config, _ = load_pose_model(path)
+    assert config.attention_mask == 'sigmoid'
+    named = replace(tiny_config, attention_mask='heatmap_minmax')
+    save_checkpoint(path, PoseNet(named), named, {})
+    assert load_pose_model(path)[1].attention_mask == 'heatmap_minmax'

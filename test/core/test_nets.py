@@ -57,20 +57,27 @@ def test_paper_config_shapes():
     # test/training/test_attention_stats.py; its range per normalisation is below
 
 
-@pytest.mark.parametrize('mask_name', [
-    pytest.param('sigmoid', marks=pytest.mark.xfail(
-        strict=True, reason='issue #13 (paper fidelity): the legacy mask (the default, what the '
-        'shipped models use) is sigmoid of post-ReLU hourglass features, so it cannot go below '
-        '0.5 and cannot switch off the background')),
-    'channel_minmax', 'heatmap_minmax'])
+@pytest.mark.parametrize('mask_name', [None, 'channel_minmax', 'heatmap_minmax'])
 def test_attention_mask_can_switch_off_the_background(mask_name):
     torch.manual_seed(0)
+    extra = {} if mask_name is None else {'attention_mask': mask_name}     # None: the default
     net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
-                              hourglass_depth=3, attention_mask=mask_name)).eval()
+                              hourglass_depth=3, **extra)).eval()
     with torch.inference_mode():
         mask = net(torch.randn(4, 1, 64, 64)).attention
     # a mask spanning [0, 1] goes well below one half somewhere
     assert mask.min() < 0.25, float(mask.min())
+
+
+def test_legacy_sigmoid_mask_never_goes_below_half():
+    # why it is no longer the default (issue #13): sigmoid of post-ReLU features is >= 0.5, so
+    # it can at most halve a feature and never switches the background off
+    torch.manual_seed(0)
+    net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
+                              hourglass_depth=3, attention_mask='sigmoid')).eval()
+    with torch.inference_mode():
+        mask = net(torch.randn(4, 1, 64, 64)).attention
+    assert mask.min() >= 0.5 and mask.max() < 1.0
 
 
 @pytest.mark.parametrize('mask_name', ['channel_minmax', 'heatmap_minmax'])
