@@ -57,14 +57,19 @@ def test_paper_config_shapes():
     # test/training/test_attention_stats.py; its range per normalisation is below
 
 
+def _untrained_mask(**mask) -> torch.Tensor:
+    """The attention mask of a small untrained network (seed 0) on 4 random crops."""
+    torch.manual_seed(0)
+    net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
+                              hourglass_depth=3, **mask)).eval()
+    with torch.inference_mode():
+        return net(torch.randn(4, 1, 64, 64)).attention
+
+
 @pytest.mark.parametrize('mask_name', [None, 'channel_minmax', 'heatmap_minmax'])
 def test_attention_mask_can_switch_off_the_background(mask_name):
-    torch.manual_seed(0)
-    extra = {} if mask_name is None else {'attention_mask': mask_name}     # None: the default
-    net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
-                              hourglass_depth=3, **extra)).eval()
-    with torch.inference_mode():
-        mask = net(torch.randn(4, 1, 64, 64)).attention
+    mask = _untrained_mask() if mask_name is None else \
+        _untrained_mask(attention_mask=mask_name)                          # None: the default
     # a mask spanning [0, 1] goes well below one half somewhere
     assert mask.min() < 0.25, float(mask.min())
 
@@ -72,11 +77,7 @@ def test_attention_mask_can_switch_off_the_background(mask_name):
 def test_legacy_sigmoid_mask_never_goes_below_half():
     # why it is no longer the default (issue #13): sigmoid of post-ReLU features is >= 0.5, so
     # it can at most halve a feature and never switches the background off
-    torch.manual_seed(0)
-    net = PoseNet(ModelConfig(width=16, stacks=1, input_size=64, heatmap_size=32,
-                              hourglass_depth=3, attention_mask='sigmoid')).eval()
-    with torch.inference_mode():
-        mask = net(torch.randn(4, 1, 64, 64)).attention
+    mask = _untrained_mask(attention_mask='sigmoid')
     assert mask.min() >= 0.5 and mask.max() < 1.0
 
 
