@@ -19,6 +19,7 @@ import torch
 
 from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_targets import detector_loss, detector_targets
+from .norm_stats import freeze_batch_norm, recalibrate_batch_norm
 from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_train_state,
                       use_bf16)
 from ..core.camera import Intrinsics, uvd_to_xyz
@@ -51,6 +52,9 @@ class DetectorTrainConfig:
     log_every: int = 20
     threshold: float = 0.3        # detection threshold used by validation
     init_detector: str = ''       # a detector checkpoint to start from (path or models/ name)
+    recalibrate_norm_batches: int = 0   # fresh start: batch-norm statistics re-estimated on
+    #                                     this many batches of scenes (training/norm_stats.py)
+    freeze_norm: bool = False     # train with the running batch-norm statistics, as inference
     detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
     scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
@@ -60,6 +64,8 @@ class DetectorTrainConfig:
             raise ValueError(f'task must be "detector", found {self.task!r}')
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError('steps and batch_size must be >= 1')
+        if self.recalibrate_norm_batches < 0:
+            raise ValueError('recalibrate_norm_batches must be >= 0')
 
     def detector_config(self) -> DetectorConfig:
         """The DetectorConfig of this run."""
@@ -315,9 +321,13 @@ class DetectorTrainer(SmallNetTrainer):
     def train_step(self) -> Dict[str, float]:
         """One optimiser step on the scenes of step ``self.step`` and their mirror images."""
         cfg = self.cfg
+        if self.step == 0 and cfg.recalibrate_norm_batches:
+            self.recalibrate_norm()
         self.scenes.reseed(cfg.seed * 1_000_003 + self.step)   # resumable: a seed per step
         batch = self.scenes.sample(cfg.batch_size)
         self.model.train()
+        if cfg.freeze_norm:
+            freeze_batch_norm(self.model)
         losses = []
         parts_sum: Dict[str, float] = {}
         self.opt.zero_grad(set_to_none=True)
@@ -339,6 +349,21 @@ class DetectorTrainer(SmallNetTrainer):
         self.opt.step()
         self.sched.step()
         return {'loss': float(np.mean(losses)), **parts_sum, 'lr': self.sched.get_last_lr()[0]}
+
+    def recalibrate_norm(self) -> None:
+        """Batch-norm running statistics averaged over cfg.recalibrate_norm_batches batches of
+        scenes and their mirror images (seeds after those of the training steps)."""
+        cfg = self.cfg
+
+        def inputs():
+            for i in range(cfg.recalibrate_norm_batches):
+                self.scenes.reseed(cfg.seed * 1_000_003 + cfg.steps + i)
+                batch = self.scenes.sample(cfg.batch_size)
+                for b in (batch, mirror_scenes(batch)):
+                    yield detector_input(b.depth_mm, self.det_cfg).to(self.device).contiguous(
+                        memory_format=self.memory_format)
+        n = recalibrate_batch_norm(self.model, inputs())
+        LOG.info('batch-norm statistics re-estimated on %d batches', n)
 
     def validate(self) -> Dict[str, float]:
         """Detection figures on the held-out scene sets."""

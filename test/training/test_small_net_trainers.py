@@ -143,3 +143,28 @@ def test_cli_trains_the_detector_and_reports_bad_configs(tmp_path):
                                 str(tmp_path / 'x')], capture_output=True, text=True,
                          timeout=600)
     assert bad.returncode == 2 and 'steps' in bad.stderr
+
+
+def test_a_frozen_norm_run_re_estimates_the_statistics_once_and_then_keeps_them(tmp_path):
+    from hand_pose_ros.training.norm_stats import batch_norm_layers
+    cfg = load_detector_train_config(tiny_detector(tmp_path, recalibrate_norm_batches=2,
+                                                   freeze_norm=True, steps=2, val_every=10))
+    trainer = DetectorTrainer(cfg, str(tmp_path / 'run'))
+    layers = batch_norm_layers(trainer.model)
+    trainer.train_step()
+    trainer.step += 1
+    after_first = [m.running_mean.clone() for m in layers]
+    assert all(int(m.num_batches_tracked) == 4 for m in layers)    # 2 batches + their mirrors
+    assert any(float(s.abs().sum()) > 0 for s in after_first)
+    trainer.train_step()
+    assert all(torch.equal(m.running_mean, s) for m, s in zip(layers, after_first))
+    assert all(int(m.num_batches_tracked) == 4 for m in layers)
+    # without freezing, a step moves them
+    plain = DetectorTrainer(load_detector_train_config(tiny_detector(tmp_path, steps=2)),
+                            str(tmp_path / 'plain'))
+    before = [m.running_mean.clone() for m in batch_norm_layers(plain.model)]
+    plain.train_step()
+    assert not all(torch.equal(m.running_mean, s)
+                   for m, s in zip(batch_norm_layers(plain.model), before))
+    with pytest.raises(ValueError, match='recalibrate_norm_batches'):
+        load_detector_train_config(tiny_detector(tmp_path, recalibrate_norm_batches=-1))
