@@ -117,7 +117,7 @@ class CropTransform:
 
     def from_normalized(self, nuvd: torch.Tensor) -> torch.Tensor:
         """(B, J, 3) normalised crop coordinates -> (B, J, 3) image uvd."""
-        inv = torch.linalg.inv(self.affine[:, :, :2])                       # (B, 2, 2)
+        inv = inverse_2x2(self.affine[:, :, :2])                            # (B, 2, 2)
         uv = torch.einsum('bij,bkj->bki', inv, nuvd[..., :2] - self.affine[:, None, :, 2])
         d = nuvd[..., 2] * self.half_depth_mm[:, None] + self.center_d[:, None]
         return torch.cat([uv, d[..., None]], dim=-1)
@@ -125,6 +125,24 @@ class CropTransform:
     def to_patch_pixels(self, nuvd: torch.Tensor) -> torch.Tensor:
         """(B, J, >=2) normalised coordinates -> (B, J, 2) pixel coordinates in the crop."""
         return (nuvd[..., :2] + 1) * (self.size / 2) - 0.5
+
+
+def inverse_2x2(m: torch.Tensor) -> torch.Tensor:
+    """The inverses of (B, 2, 2) matrices in closed form (a crop's scale, mirror and rotation:
+    never singular); per frame far cheaper than a general batched inverse."""
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    det = (a * d - b * c)[:, None, None]
+    return torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / det
+
+
+def affine_grid(theta: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.affine_grid(theta, [B, 1, size, size], align_corners=False)`` for (B, 2, 3)
+    ``theta``, computed as two broadcast sums: the same sampling points, ~50x faster on a CPU
+    for one or two crops."""
+    base = (torch.arange(size, device=theta.device, dtype=theta.dtype) * 2 + 1) / size - 1
+    x, y = base.view(1, 1, size), base.view(1, size, 1)
+    t = theta[:, :, :, None, None]                                          # (B, 2, 3, 1, 1)
+    return (t[:, :, 0] * x[:, None] + t[:, :, 1] * y[:, None] + t[:, :, 2]).permute(0, 2, 3, 1)
 
 
 def crop_transform(center_uvd: torch.Tensor, intr: Intrinsics, cube_mm: Union[float, torch.Tensor],
@@ -155,24 +173,29 @@ def crop_transform(center_uvd: torch.Tensor, intr: Intrinsics, cube_mm: Union[fl
 
 
 def crop_depth(depth_mm: torch.Tensor, transform: CropTransform) -> torch.Tensor:
-    """Resample (B, H, W) depth (mm, 0 = missing) into (B, 1, S, S) normalised crops.
+    """Resample (B, H, W) depth (mm, 0 = missing) into (B, 1, S, S) normalised crops; one frame
+    (1, H, W) serves every crop of a batch of B transforms (no copy of the frame per crop).
 
     Nearest-neighbour resampling (no depth mixing across edges); missing depth and everything
     behind the cube become +1, everything in front of it -1.
     """
-    b, h, w = depth_mm.shape
-    s = transform.size
+    frames, h, w = depth_mm.shape
+    b, s = transform.affine.shape[0], transform.size
+    if frames not in (1, b):
+        raise ValueError(f'crop_depth: {frames} frames for {b} crops (give 1 or {b})')
     dt = transform.affine.dtype
     # crop pixel centres (normalised) -> image pixels (the inverse affine) -> grid_sample's
     # normalised image coordinates, (2u + 1) / w - 1: one affine map, one affine_grid
-    inv = torch.linalg.inv(transform.affine[:, :, :2])                      # (B, 2, 2)
+    inv = inverse_2x2(transform.affine[:, :, :2])                           # (B, 2, 2)
     to_image = torch.cat([inv, -(inv @ transform.affine[:, :, 2:])], dim=-1)  # (B, 2, 3)
     scale = torch.tensor([2.0 / w, 2.0 / h], device=depth_mm.device, dtype=dt)
     theta = to_image * scale[:, None]
     theta[:, :, 2] += scale / 2 - 1.0
-    grid = F.affine_grid(theta, [b, 1, s, s], align_corners=False)         # (B, S, S, 2)
+    grid = affine_grid(theta, s)                                            # (B, S, S, 2)
+    if frames != b:                                    # one frame: the crops side by side
+        grid = grid.reshape(1, b * s, s, 2)
     patch = F.grid_sample(depth_mm[:, None].to(dt), grid, mode='nearest',
-                          padding_mode='zeros', align_corners=False)        # (B, 1, S, S)
+                          padding_mode='zeros', align_corners=False).reshape(b, 1, s, s)
     norm = (patch - transform.center_d.view(b, 1, 1, 1)) / transform.half_depth_mm.view(b, 1, 1, 1)
     return torch.where(patch > 0, norm.clamp(-1.0, 1.0), torch.ones_like(norm))
 

@@ -507,7 +507,8 @@ class HandPoseEstimator:
                 [(k, (settled[k] > 0) != net_left)]
         index = torch.tensor([k for k, _ in rows], device=self.device)
         flags = torch.tensor([m for _, m in rows], dtype=torch.bool, device=self.device)
-        patch, t = crop_cube(depth_t[index], center[index], intr, cube, s, flags)
+        frames = depth_t if depth_t.shape[0] == 1 else depth_t[index]
+        patch, t = crop_cube(frames, center[index], intr, cube, s, flags)
         nuvd, conf = PoseNet.joints(self._run_pose(patch))
         c = conf.float().mean(-1).cpu().numpy().astype(np.float64)
         row = {key: r for r, key in enumerate(rows)}
@@ -583,8 +584,12 @@ class HandPoseEstimator:
         follow = [f for fs in follows for f in fs]
         sync()
         t1 = time.perf_counter()
-        stacked = np.stack([frames[i] for i in owner])
-        depth_t = torch.from_numpy(stacked).to(self.device)                 # (N, H, W) mm
+        # (N, H, W) mm, one frame per hand; (1, H, W) when every hand is of one frame (its crops
+        # all sample it: core/crop.py)
+        one = frames[owner[0]]
+        stacked = (one if one.flags.writeable else one.copy())[None] if len(set(owner)) == 1 \
+            else np.stack([frames[i] for i in owner])
+        depth_t = torch.from_numpy(stacked).to(self.device)
         center = torch.from_numpy(np.stack([h[0] for h in hands])).to(self.device)
         mirror = torch.tensor([h[2] != self.config.handedness for h in hands],
                               device=self.device)
@@ -608,7 +613,9 @@ class HandPoseEstimator:
                                   [h[1] for h in hands])
             if not all(keep):
                 index = torch.tensor(np.flatnonzero(keep), device=self.device)
-                depth_t, center, mirror = depth_t[index], center[index], mirror[index]
+                if depth_t.shape[0] > 1:
+                    depth_t = depth_t[index]
+                center, mirror = center[index], mirror[index]
                 hands, owner, follow = ([x[k] for k in np.flatnonzero(keep)]
                                         for x in (hands, owner, follow))
         sync()

@@ -46,10 +46,11 @@ def decode_heatmaps(heatmaps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
     flat = heatmaps.reshape(b, j, h * w).float()
     peak, idx = flat.max(dim=-1)                                           # (B, J)
     y, x = idx // w, idx % w
-    logs = torch.log(flat.clamp_min(1e-6))
 
     def at(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        return logs.gather(-1, (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1))[..., None])[..., 0]
+        # the log of five values per joint, not of the whole map
+        v = flat.gather(-1, (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1))[..., None])[..., 0]
+        return torch.log(v.clamp_min(1e-6))
 
     mid = at(y, x)
     inner_x = (x > 0) & (x < w - 1)

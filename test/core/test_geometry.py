@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hand_pose_ros.core.camera import Intrinsics, uvd_to_xyz, xyz_to_uvd
-from hand_pose_ros.core.crop import center_of_mass, crop_cube, crop_transform
+from hand_pose_ros.core.crop import (affine_grid, center_of_mass, crop_cube, crop_transform,
+                                     inverse_2x2)
 from test.conftest import blob_frame
 
 
@@ -49,6 +50,39 @@ def test_crop_transform_round_trip_within_1e3_mm(icvl, mirror, rotation):
     edge[:, 2] += 125.0
     far = t.to_normalized(edge[:, None])[:, 0, 2]
     assert torch.allclose(far, torch.ones(2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_closed_form_grid_and_inverse_match_torch(dtype):
+    torch.manual_seed(3)
+    theta = torch.randn(3, 2, 3, dtype=dtype)
+    want = torch.nn.functional.affine_grid(theta, [3, 1, 16, 16], align_corners=False)
+    got = affine_grid(theta, 16)
+    assert got.shape == want.shape == (3, 16, 16, 2)
+    assert torch.allclose(got, want, atol=1e-5 if dtype == torch.float32 else 1e-12)
+    # an asymmetric transform: x and y swapped or a sign lost would not match
+    theta = torch.tensor([[[0.5, 0.0, 0.1], [0.0, -2.0, 0.3]]], dtype=dtype)
+    g = affine_grid(theta, 4)
+    assert torch.allclose(g[0, 0, 3], torch.tensor([0.5 * 0.75 + 0.1, -2.0 * -0.75 + 0.3],
+                                                   dtype=dtype))
+    m = torch.randn(5, 2, 2, dtype=dtype)
+    assert torch.allclose(inverse_2x2(m) @ m, torch.eye(2, dtype=dtype).expand(5, 2, 2),
+                          atol=1e-4 if dtype == torch.float32 else 1e-10)
+
+
+def test_one_frame_serves_several_crops_as_its_copies_would(icvl):
+    from hand_pose_ros.core.crop import crop_depth
+    intr = icvl.intrinsics
+    depth = torch.from_numpy(blob_frame((intr.height, intr.width), (120, 90), 400.0, 40))
+    centers = torch.tensor([[120.0, 90.0, 400.0], [200.0, 150.0, 600.0], [120.0, 90.0, 420.0]])
+    t = crop_transform(centers, icvl.intrinsics, 250.0, 32,
+                       mirror=torch.tensor([False, True, True]))
+    one = crop_depth(depth[None], t)
+    copies = crop_depth(depth[None].expand(3, -1, -1).contiguous(), t)
+    assert one.shape == (3, 1, 32, 32) and torch.equal(one, copies)
+    assert not torch.equal(one[0], one[1])               # the crops differ: not one repeated
+    with pytest.raises(ValueError, match='2 frames for 3 crops'):
+        crop_depth(depth[None].expand(2, -1, -1), t)
 
 
 def test_mirror_flips_u_only(icvl):
