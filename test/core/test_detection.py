@@ -131,13 +131,23 @@ def test_decoded_centre_maps_back_to_a_3d_point_on_the_ray():
         pytest.approx(700.0)
 
 
-def test_surface_depth_takes_the_hand_not_the_wall_behind():
-    from hand_pose_ros.core.detection import Detection, surface_depth, SURFACE_BEHIND_MM
+def test_surface_depth_takes_the_hand_not_the_wall_behind_nor_the_forearm_in_front():
+    from hand_pose_ros.core.detection import (Detection, surface_depth, SURFACE_BAND_MM,
+                                              SURFACE_BEHIND_MM)
     frame = np.full((480, 640), 1500.0, np.float32)                    # a wall
     frame[200:280, 280:360] = 600.0                                     # the hand, 80 px
-    det = Detection(np.array([320.0, 240.0, 690.0], np.float32), 0.9, 0.2)
+    # the network's depth a little off (within the band: 30 mm too far)
+    det = Detection(np.array([320.0, 240.0, 630.0], np.float32), 0.9, 0.2)
     got = surface_depth(frame, det, KINECT)
     assert got.center_uvd[2] == pytest.approx(600.0 + SURFACE_BEHIND_MM)
     assert got.center_uvd[0] == 320.0 and got.score == 0.9 and got.left_prob == 0.2
+    # an egocentric view: the forearm, 100 mm nearer, covers most of the window; a band wide
+    # enough to let it in would take its depth (the median of the window)
+    frame[180:300, 260:330] = 500.0
+    assert SURFACE_BAND_MM < 100.0
+    assert surface_depth(frame, det, KINECT).center_uvd[2] == pytest.approx(
+        600.0 + SURFACE_BEHIND_MM)
     nothing = np.zeros((480, 640), np.float32)
     assert surface_depth(nothing, det, KINECT) is det                  # no depth: unchanged
+    far = Detection(np.array([320.0, 240.0, 700.0], np.float32), 0.9, 0.2)
+    assert surface_depth(frame, far, KINECT) is far                    # nothing in the band
