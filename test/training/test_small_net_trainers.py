@@ -168,3 +168,24 @@ def test_a_frozen_norm_run_re_estimates_the_statistics_once_and_then_keeps_them(
                    for m, s in zip(batch_norm_layers(plain.model), before))
     with pytest.raises(ValueError, match='recalibrate_norm_batches'):
         load_detector_train_config(tiny_detector(tmp_path, recalibrate_norm_batches=-1))
+
+
+def test_every_shipped_training_config_loads_with_its_task():
+    from hand_pose_ros.training.config import load_train_config
+    folder = Path(__file__).resolve().parents[2] / 'config' / 'train'
+    paths = sorted(folder.glob('*.yaml'))
+    assert len(paths) >= 8
+    tasks = {}
+    for path in paths:
+        task = tasks[path.stem] = training_task(path)
+        if task == 'detector':
+            assert load_detector_train_config(path).detector_config().focal_px > 0
+        elif task == 'side':
+            assert load_side_train_config(path).steps > 0
+        else:
+            assert task == 'pose', path
+            pose, loc = load_train_config(path).model_configs()
+            assert pose.input_size > 0 and loc.input_size > 0
+    assert {'detector', 'side', 'pose'} <= set(tasks.values())
+    frozen = load_detector_train_config(folder / 'detector_cpu_frozen_norm.yaml')
+    assert frozen.freeze_norm and frozen.recalibrate_norm_batches > 0
