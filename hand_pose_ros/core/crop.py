@@ -137,8 +137,8 @@ def inverse_2x2(m: torch.Tensor) -> torch.Tensor:
 
 def affine_grid(theta: torch.Tensor, size: int) -> torch.Tensor:
     """``F.affine_grid(theta, [B, 1, size, size], align_corners=False)`` for (B, 2, 3)
-    ``theta``, computed as two broadcast sums: the same sampling points, ~50x faster on a CPU
-    for one or two crops."""
+    ``theta``, computed as two broadcast sums: the same sampling points, at a fraction of the
+    cost on a CPU for one or two crops (torch's took 0.4 ms a call in the followed loop)."""
     base = (torch.arange(size, device=theta.device, dtype=theta.dtype) * 2 + 1) / size - 1
     x, y = base.view(1, 1, size), base.view(1, size, 1)
     t = theta[:, :, :, None, None]                                          # (B, 2, 3, 1, 1)

@@ -149,5 +149,16 @@ def test_surface_depth_takes_the_hand_not_the_wall_behind_nor_the_forearm_in_fro
         600.0 + SURFACE_BEHIND_MM)
     nothing = np.zeros((480, 640), np.float32)
     assert surface_depth(nothing, det, KINECT) is det                  # no depth: unchanged
-    far = Detection(np.array([320.0, 240.0, 700.0], np.float32), 0.9, 0.2)
-    assert surface_depth(frame, far, KINECT) is far                    # nothing in the band
+    far = Detection(np.array([320.0, 240.0, 900.0], np.float32), 0.9, 0.2)
+    assert surface_depth(frame, far, KINECT) is far                    # nothing in either band
+
+
+def test_surface_depth_falls_back_to_the_wide_band_when_the_narrow_one_is_empty():
+    from hand_pose_ros.core.detection import (Detection, surface_depth, SURFACE_BAND_MM,
+                                              SURFACE_BEHIND_MM, SURFACE_FALLBACK_BAND_MM)
+    frame = np.full((480, 640), 1500.0, np.float32)                    # a wall
+    frame[200:280, 280:360] = 600.0                                     # the hand
+    off = (SURFACE_BAND_MM + SURFACE_FALLBACK_BAND_MM) / 2              # between the bands
+    det = Detection(np.array([320.0, 240.0, 600.0 + off], np.float32), 0.9, 0.2)
+    assert surface_depth(frame, det, KINECT).center_uvd[2] == pytest.approx(
+        600.0 + SURFACE_BEHIND_MM)
