@@ -27,7 +27,9 @@ from .nets.detector import DOWN, split
 # puts 90 / 73 / 72 % of third-person / egocentric / robot hands within 40 mm: a band of 200 /
 # 80 / 60 / 40 mm found 90 / 58 / 71, 88 / 73 / 75, 90 / 78 / 74 and 90 / 77 / 76 % (the wide
 # band let the nearer forearm of egocentric views in), 20 mm behind the surface 90 / 78 / 74 %
-# against 91 / 66 / 73 % at 10 mm and 82 / 77 / 72 % at 30 mm.
+# against 91 / 66 / 73 % at 10 mm and 82 / 77 / 72 % at 30 mm (`python -m
+# hand_pose_ros.training.detector_trainer models/compact_detector.pt --thresholds 0.5
+# --depth-bands 200,80,60,40 --depth-behind 10,20,30 --no-fallback`).
 # When no pixel lies in that band (the network's depth far off: an untrained or foreign
 # detector, a hand at a depth it never saw), the wider SURFACE_FALLBACK_BAND_MM is used, so
 # the crop still lands on the surface there (validation: 90 / 77 / 74 % with it; end to end
@@ -129,18 +131,21 @@ def decode(maps: torch.Tensor, cfg: DetectorConfig, stride: int, threshold: floa
     return result
 
 
-def surface_depth(frame_mm: np.ndarray, det: Detection, intr: Intrinsics) -> Detection:
-    """``det`` with its depth taken from the frame (SURFACE_* above); unchanged when no valid
-    pixel lies within the fallback band."""
+def surface_depth(frame_mm: np.ndarray, det: Detection, intr: Intrinsics,
+                  band_mm: float = SURFACE_BAND_MM, behind_mm: float = SURFACE_BEHIND_MM,
+                  fallback_band_mm: float = SURFACE_FALLBACK_BAND_MM) -> Detection:
+    """``det`` with its depth taken from the frame (SURFACE_* above; the keywords, mm, for the
+    sweep that chose them: ``fallback_band_mm`` 0 for none); unchanged when no valid pixel lies
+    within the bands."""
     u, v, d = (float(x) for x in det.center_uvd)
     r = max(2, int(round(SURFACE_RADIUS_MM * intr.fx / max(d, 1.0))))
     iu, iv = int(round(u)), int(round(v))
     win = frame_mm[max(iv - r, 0):iv + r + 1, max(iu - r, 0):iu + r + 1]
     win = win[win > 0]
-    near = win[np.abs(win - d) < SURFACE_BAND_MM]
-    win = near if near.size else win[np.abs(win - d) < SURFACE_FALLBACK_BAND_MM]
+    near = win[np.abs(win - d) < band_mm]
+    win = near if near.size else win[np.abs(win - d) < fallback_band_mm]
     if win.size == 0:
         return det
     center = det.center_uvd.copy()
-    center[2] = float(np.median(win)) + SURFACE_BEHIND_MM
+    center[2] = float(np.median(win)) + behind_mm
     return replace(det, center_uvd=center)

@@ -139,9 +139,14 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
 
 @torch.inference_mode()
 def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
-                      threshold: float, max_hands: int = 2) -> Dict[str, float]:
+                      threshold: float, max_hands: int = 2,
+                      depth: Optional[Dict[str, float]] = None) -> Dict[str, float]:
     """Found (within FOUND_WITHIN_MM of the true centre, right side), false detections and
-    handedness per scene set, through core.detection.decode."""
+    handedness per scene set, through core.detection.decode; each hand's depth read from the
+    frame as inference does (``depth``: surface_depth keywords to try others), or the
+    network's own with ``depth={'network': True}``."""
+    depth = dict(depth or {})
+    own = bool(depth.pop('network', False))
     model.eval()
     cfg = model.config
     out: Dict[str, float] = {}
@@ -149,9 +154,9 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
         hands = found = side_ok = false = frames = 0
         for b in batches:
             maps = model(detector_input(b.depth_mm, cfg))
-            dets = [[surface_depth(f, d, b.intrinsics) for d in ds] for f, ds in
-                    zip(b.depth_mm.numpy(), decode(maps, cfg, 1, threshold, max_hands,
-                                                   b.intrinsics))]
+            found_b = decode(maps, cfg, 1, threshold, max_hands, b.intrinsics)
+            dets = [[d if own else surface_depth(f, d, b.intrinsics, **depth) for d in ds]
+                    for f, ds in zip(b.depth_mm.numpy(), found_b)]
             for i, found_i in enumerate(dets):
                 frames += 1
                 truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
@@ -187,20 +192,55 @@ def threshold_sweep(model: HandDetector, cfg: DetectorTrainConfig,
     return {t: evaluate_detector(model, sets, t) for t in thresholds}
 
 
+def depth_sweep(model: HandDetector, cfg: DetectorTrainConfig, threshold: float,
+                bands_mm: Sequence[float], behind_mm: Sequence[float], fallback: bool
+                ) -> Dict[str, Dict[str, float]]:
+    """evaluate_detector on the validation scenes with the network's own depth and with the
+    depth read from the frame in each band (mm) and at each offset behind the surface (mm):
+    the data SURFACE_BAND_MM and SURFACE_BEHIND_MM are chosen on."""
+    sets = validation_sets(cfg, model.config)
+    rows = {'network depth': evaluate_detector(model, sets, threshold,
+                                               depth={'network': True})}
+    for band in bands_mm:
+        for behind in behind_mm:
+            kw = {'band_mm': band, 'behind_mm': behind}
+            if not fallback:
+                kw['fallback_band_mm'] = 0.0
+            rows[f'band {band:g} mm, behind {behind:g} mm'] = evaluate_detector(
+                model, sets, threshold, depth=kw)
+    return rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`python -m hand_pose_ros.training.detector_trainer DETECTOR.pt [--config C]`: the
-    detection-threshold sweep on the validation scenes, one line per threshold."""
+    detection-threshold sweep on the validation scenes, one line per threshold; with
+    ``--depth-bands``, the depth sweep at the first threshold instead."""
     import argparse
     from ..core.checkpoint import load_detector
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument('detector')
     parser.add_argument('--config', default='detector_cpu')
     parser.add_argument('--thresholds', default='0.2,0.3,0.4,0.5,0.6')
+    parser.add_argument('--depth-bands', default='',
+                        help='e.g. 200,80,60,40: bands (mm) around the network depth to sweep')
+    parser.add_argument('--depth-behind', default='20',
+                        help='offsets (mm) behind the surface to sweep with --depth-bands')
+    parser.add_argument('--no-fallback', action='store_true',
+                        help='--depth-bands without the wide fallback band')
     args = parser.parse_args(argv)
     model = load_detector(args.detector)[0]
     cfg = load_detector_train_config(args.config)
-    sweep = threshold_sweep(model, cfg, [float(t) for t in args.thresholds.split(',')])
-    for t, row in sweep.items():
+    thresholds = [float(t) for t in args.thresholds.split(',')]
+    if args.depth_bands:
+        rows = depth_sweep(model, cfg, thresholds[0],
+                           [float(b) for b in args.depth_bands.split(',')],
+                           [float(b) for b in args.depth_behind.split(',')],
+                           not args.no_fallback)
+        for name, row in rows.items():
+            print(f'{name} (threshold {thresholds[0]:.2f}): '
+                  + ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items()))
+        return 0
+    for t, row in threshold_sweep(model, cfg, thresholds).items():
         print(f'threshold {t:.2f}: ' + ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items()))
     return 0
 

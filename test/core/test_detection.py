@@ -162,3 +162,7 @@ def test_surface_depth_falls_back_to_the_wide_band_when_the_narrow_one_is_empty(
     det = Detection(np.array([320.0, 240.0, 600.0 + off], np.float32), 0.9, 0.2)
     assert surface_depth(frame, det, KINECT).center_uvd[2] == pytest.approx(
         600.0 + SURFACE_BEHIND_MM)
+    # the keywords of the sweep that chose the constants: no fallback, another offset
+    assert surface_depth(frame, det, KINECT, fallback_band_mm=0.0) is det
+    assert surface_depth(frame, det, KINECT, band_mm=200.0, behind_mm=5.0).center_uvd[2] == \
+        pytest.approx(605.0)

@@ -189,3 +189,24 @@ def test_every_shipped_training_config_loads_with_its_task():
     assert {'detector', 'side', 'pose'} <= set(tasks.values())
     frozen = load_detector_train_config(folder / 'detector_cpu_frozen_norm.yaml')
     assert frozen.freeze_norm and frozen.recalibrate_norm_batches > 0
+
+
+def test_the_depth_sweep_applies_each_way_of_reading_a_hands_depth(tmp_path):
+    from hand_pose_ros.training.detector_trainer import depth_sweep, evaluate_detector, \
+        validation_sets
+    model = load_detector('models/compact_detector.pt')[0]
+    cfg = load_detector_train_config(tiny_detector(tmp_path, val_frames=4,
+                                                   detector={'width': 16}))
+    sets = validation_sets(cfg, model.config)
+    rows = {'own': evaluate_detector(model, sets, 0.5, depth={'network': True}),
+            'read': evaluate_detector(model, sets, 0.5),
+            # 500 mm behind the surface: no centre within 40 mm of the truth
+            'absurd': evaluate_detector(model, sets, 0.5, depth={'behind_mm': 500.0})}
+    found = {k: sum(v for key, v in r.items() if key.endswith('/found')) for k, r in rows.items()}
+    assert found['own'] > 0 and found['read'] > 0 and found['absurd'] == 0
+    sweep = depth_sweep(model, cfg, 0.5, [60.0], [20.0, 500.0], fallback=False)
+    assert list(sweep) == ['network depth', 'band 60 mm, behind 20 mm',
+                           'band 60 mm, behind 500 mm']
+    assert sweep['network depth'] == rows['own']
+    assert sum(v for k, v in sweep['band 60 mm, behind 500 mm'].items()
+               if k.endswith('/found')) == 0
