@@ -142,8 +142,9 @@ def surface_depth(frame_mm: np.ndarray, det: Detection, intr: Intrinsics,
     iu, iv = int(round(u)), int(round(v))
     win = frame_mm[max(iv - r, 0):iv + r + 1, max(iu - r, 0):iu + r + 1]
     win = win[win > 0]
-    near = win[np.abs(win - d) < band_mm]
-    win = near if near.size else win[np.abs(win - d) < fallback_band_mm]
+    off = np.abs(win - d)
+    near = win[off < band_mm]
+    win = near if near.size else win[off < fallback_band_mm]
     if win.size == 0:
         return det
     center = det.center_uvd.copy()

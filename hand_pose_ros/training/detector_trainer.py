@@ -139,14 +139,13 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
 
 @torch.inference_mode()
 def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
-                      threshold: float, max_hands: int = 2,
+                      threshold: float, max_hands: int = 2, own_depth: bool = False,
                       depth: Optional[Dict[str, float]] = None) -> Dict[str, float]:
     """Found (within FOUND_WITHIN_MM of the true centre, right side), false detections and
     handedness per scene set, through core.detection.decode; each hand's depth read from the
     frame as inference does (``depth``: surface_depth keywords to try others), or the
-    network's own with ``depth={'network': True}``."""
-    depth = dict(depth or {})
-    own = bool(depth.pop('network', False))
+    network's own with ``own_depth``."""
+    depth = depth or {}
     model.eval()
     cfg = model.config
     out: Dict[str, float] = {}
@@ -155,7 +154,8 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
         for b in batches:
             maps = model(detector_input(b.depth_mm, cfg))
             found_b = decode(maps, cfg, 1, threshold, max_hands, b.intrinsics)
-            dets = [[d if own else surface_depth(f, d, b.intrinsics, **depth) for d in ds]
+            dets = [[d if own_depth else surface_depth(f, d, b.intrinsics, **depth)
+                     for d in ds]
                     for f, ds in zip(b.depth_mm.numpy(), found_b)]
             for i, found_i in enumerate(dets):
                 frames += 1
@@ -199,8 +199,7 @@ def depth_sweep(model: HandDetector, cfg: DetectorTrainConfig, threshold: float,
     depth read from the frame in each band (mm) and at each offset behind the surface (mm):
     the data SURFACE_BAND_MM and SURFACE_BEHIND_MM are chosen on."""
     sets = validation_sets(cfg, model.config)
-    rows = {'network depth': evaluate_detector(model, sets, threshold,
-                                               depth={'network': True})}
+    rows = {'network depth': evaluate_detector(model, sets, threshold, own_depth=True)}
     for band in bands_mm:
         for behind in behind_mm:
             kw = {'band_mm': band, 'behind_mm': behind}
@@ -209,6 +208,11 @@ def depth_sweep(model: HandDetector, cfg: DetectorTrainConfig, threshold: float,
             rows[f'band {band:g} mm, behind {behind:g} mm'] = evaluate_detector(
                 model, sets, threshold, depth=kw)
     return rows
+
+
+def _row_text(row: Dict[str, float]) -> str:
+    """One sweep row's figures on a line (the 'val/' prefix dropped)."""
+    return ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -237,11 +241,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            [float(b) for b in args.depth_behind.split(',')],
                            not args.no_fallback)
         for name, row in rows.items():
-            print(f'{name} (threshold {thresholds[0]:.2f}): '
-                  + ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items()))
+            print(f'{name} (threshold {thresholds[0]:.2f}): {_row_text(row)}')
         return 0
     for t, row in threshold_sweep(model, cfg, thresholds).items():
-        print(f'threshold {t:.2f}: ' + ' '.join(f'{k[4:]} {v:.3f}' for k, v in row.items()))
+        print(f'threshold {t:.2f}: {_row_text(row)}')
     return 0
 
 

@@ -198,7 +198,7 @@ def test_the_depth_sweep_applies_each_way_of_reading_a_hands_depth(tmp_path):
     cfg = load_detector_train_config(tiny_detector(tmp_path, val_frames=4,
                                                    detector={'width': 16}))
     sets = validation_sets(cfg, model.config)
-    rows = {'own': evaluate_detector(model, sets, 0.5, depth={'network': True}),
+    rows = {'own': evaluate_detector(model, sets, 0.5, own_depth=True),
             'read': evaluate_detector(model, sets, 0.5),
             # 500 mm behind the surface: no centre within 40 mm of the truth
             'absurd': evaluate_detector(model, sets, 0.5, depth={'behind_mm': 500.0})}
