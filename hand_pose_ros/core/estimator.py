@@ -75,14 +75,17 @@ MAX_HANDS = 4
 DEFAULT_MAX_HANDS = 2
 # The detector's heat at a hand centre, below which a peak is not a hand. Chosen on the
 # held-out validation scenes (never the evaluation scenes or a real frame) for the shipped
-# detector (detector_cpu, continued by detector_cpu_continue): end to end, 96 scenes per view
-# (`hand-pose eval --scenes 96 --seed 1 --detection-threshold T`), at 0.4 / 0.5 it finds
-# 91.5 / 88.5 % of third-person, 67.7 / 64.7 % of egocentric and 61.5 / 54.6 % of robot-view
-# hands with 0.031 / 0.031, 0.271 / 0.208 and 0.062 / 0.021 false hands per frame (none on
-# hand-free frames): 0.5, because a false hand is published as a hand (it may outscore the
-# real one on ~/joints), a missed frame is not. The detector alone: `python -m
-# hand_pose_ros.training.detector_trainer models/compact_detector.pt`.
-DEFAULT_DETECTION_THRESHOLD = 0.5
+# detector (detector_cpu, detector_cpu_continue, detector_cpu_frozen_norm, then
+# detector_cpu_stage4) with the shipped pose network and localizer (scenes_cpu_stage3): end
+# to end, 160 scenes per view (`hand-pose eval --scenes 160 --seed 1 --detection-threshold T`),
+# at 0.4 / 0.5 it finds 97.7 / 95.4 % of third-person, 78.6 / 76.8 % of egocentric and
+# 85.7 / 81.2 % of robot-view hands with 0.031 / 0.019, 0.206 / 0.194 and 0.031 / 0.025 false
+# hands per frame, 0.006 (1 in 160) on hand-free frames at both; with the pose network before,
+# 64 scenes per view, 0.3 found 1 robot hand more than 0.4 and added 3 false third-person ones.
+# 0.4: 5 to 10 more hands of 220 for about one false hand per 80 frames with a hand and none
+# on frames without one. The detector alone: `python -m hand_pose_ros.training.detector_trainer
+# models/compact_detector.pt`.
+DEFAULT_DETECTION_THRESHOLD = 0.4
 
 
 @dataclass(frozen=True)
