@@ -210,6 +210,9 @@ def test_bench_measures_the_node_over_dds(tiny_ckpt, capsys):
     assert node['parameters']['min_confidence'] == '0.0'
     # every frame read as the timed estimator reads it: no left/right memory in the node
     assert node['parameters']['handedness_memory_frames'] == '0.0'
+    # ... and each frame alone, as the timed estimator: the bench's frames are unrelated
+    # scenes, which a following node would first crop where the last frame's hands were
+    assert node['parameters']['redetect_every'] == '1'
     # the estimator's own time inside the node, read from the node's /diagnostics windows
     assert node['parameters']['diagnostics_period_s'] == str(dds.DIAGNOSTICS_PERIOD_S)
     # (None when no window timed a hand, as with this untrained model: see the next test)

@@ -242,8 +242,10 @@ def _node_settings(est, precision: str, threads: int) -> Dict[str, str]:
     return {'precision': precision, 'threads': str(threads), 'detector': est.detector,
             'handedness': est.handedness, 'max_hands': str(est.max_hands),
             'detection_threshold': str(est.detection_threshold),
-            # every frame read as the timed estimator reads it (no left/right memory)
-            'handedness_memory_frames': '0.0'}
+            # every frame read as the timed estimator reads it (no left/right memory), and
+            # alone: the bench cycles through unrelated scenes, so a node following hands
+            # would crop each frame where the last scene's hands were before detecting
+            'handedness_memory_frames': '0.0', 'redetect_every': '1'}
 
 
 def _goals(r: dict) -> Dict[str, dict]:
