@@ -82,7 +82,7 @@ DEFAULT_MAX_HANDS = 2
 # 85.7 / 81.2 % of robot-view hands with 0.031 / 0.019, 0.206 / 0.194 and 0.031 / 0.025 false
 # hands per frame, 0.006 (1 in 160) on hand-free frames at both; with the pose network before,
 # 64 scenes per view, 0.3 found 1 robot hand more than 0.4 and added 3 false third-person ones.
-# 0.4: 5 to 10 more hands of 220 for about one false hand per 80 frames with a hand and none
+# 0.4: 4 to 10 more hands of about 220 for about one false hand per 80 frames with a hand and none
 # on frames without one. The detector alone: `python -m hand_pose_ros.training.detector_trainer
 # models/compact_detector.pt`.
 DEFAULT_DETECTION_THRESHOLD = 0.4
