@@ -168,6 +168,9 @@ def run_bench(opts: BenchOptions) -> dict:
     for key in FINDER_STAGES:
         if stages[key] is None:
             notes[key] = f'not used: hands are found by detector {est.detector!r}'
+    if not stages['verify']:
+        notes['verify'] = ('no weak detector peak in these frames (each costs a pose pass)'
+                           if est.detector == 'learned' else 'not run: no learned detector')
     if not stages['side']:
         notes['side'] = 'not run: no left/right classifier, or the handedness is declared'
     nets = {'pose': network_stats(est.model),

@@ -11,8 +11,9 @@ from ..core.specs import dataset_spec
 
 # How hands are found: the learned detector's stage, or the nearest blob's centre of mass.
 FINDER_STAGES = ('detector', 'com')
-# 'side': the left/right classifier on the crops (0 when it does not run).
-ESTIMATOR_STAGES = FINDER_STAGES + ('localizer', 'side', 'crop', 'pose_net', 'decode')
+# 'verify': the pose network on weak detector peaks (0 when a frame has none); 'side': the
+# left/right classifier on the crops (0 when it does not run).
+ESTIMATOR_STAGES = FINDER_STAGES + ('localizer', 'verify', 'side', 'crop', 'pose_net', 'decode')
 STAGES = ('image_conversion',) + ESTIMATOR_STAGES + ('message_building',)
 
 

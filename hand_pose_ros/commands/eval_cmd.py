@@ -68,6 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--detection-threshold', type=float, default=None, metavar='SCORE',
                         help="lowest detector score (0..1) of a hand (default: the "
                         "estimator's)")
+    render.add_argument('--weak-threshold', type=float, default=None, metavar='SCORE',
+                        help='lowest detector score (0..1) of a weak peak, a hand only when '
+                        "the pose network confirms it (default: the estimator's; the "
+                        'detection threshold or above: none)')
     render.add_argument('--min-confidence', type=float, default=0.0, metavar='C',
                         help='--scenes: a hand whose mean joint confidence (0..1) is below C '
                         "counts as not returned, as the node's min_confidence does not publish "
@@ -186,7 +190,9 @@ def _estimator(args: argparse.Namespace, handedness: str, joint_order: Optional[
             **({} if args.localizer_passes is None else
                {'localizer_passes': args.localizer_passes}),
             **({} if args.detection_threshold is None else
-               {'detection_threshold': args.detection_threshold}))
+               {'detection_threshold': args.detection_threshold}),
+            **({} if args.weak_threshold is None else
+               {'weak_detection_threshold': args.weak_threshold}))
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
         raise _Fail(str(exc)) from None
 
@@ -354,12 +360,14 @@ def _run_scenes(args: argparse.Namespace) -> int:
                           'detector': est.detector,
                           'detector_model': str(est.detector_path or ''),
                           'detection_threshold': est.detection_threshold,
+                          'weak_detection_threshold': est.weak_detection_threshold,
                           'handedness': est.handedness,
                           'localizer_passes': est.localizer_passes, 'seed': args.seed,
                           'min_confidence': args.min_confidence}))
     else:
         print(f'estimator: {est.model_path}, detector {est.detector} '
-              f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}), '
+              f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}, '
+              f'weak {est.weak_detection_threshold:.2f}), '
               'handedness '
               f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}, '
               f'hands below mean joint confidence {args.min_confidence:g} not counted')

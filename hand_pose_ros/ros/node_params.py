@@ -11,8 +11,9 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType)
 
 from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PASSES,
-                              DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
-                              MAX_HANDS, MAX_LOCALIZER_PASSES)
+                              DEFAULT_MAX_HANDS, DEFAULT_WEAK_DETECTION_THRESHOLD, DETECTORS,
+                              HANDEDNESS_MODES, MAX_HANDS, MAX_LOCALIZER_PASSES,
+                              VERIFIED_CONFIDENCE)
 from ..core.hand_tracker import (DEFAULT_MIN_CONFIDENCE, DEFAULT_REDETECT_EVERY,
                                  MAX_REDETECT_EVERY)
 from ..core.precision import network_threads, PRECISIONS  # noqa: F401 (re-exported)
@@ -46,6 +47,7 @@ class NodeParams:
     max_hands: int = DEFAULT_MAX_HANDS
     detector: str = 'learned'
     detection_threshold: float = DEFAULT_DETECTION_THRESHOLD
+    weak_detection_threshold: float = DEFAULT_WEAK_DETECTION_THRESHOLD
     redetect_every: int = DEFAULT_REDETECT_EVERY
     max_image_pixels: int = 1_500_000
     reject_nonfinite: bool = False
@@ -110,6 +112,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "range); 'learned' and handedness 'auto' need a detector network"),
     ParamSpec('detection_threshold', 'lowest detection score (0..1) of a hand to estimate '
               '(learned detector)', (0.0, 1.0)),
+    ParamSpec('weak_detection_threshold', 'learned detector: peaks scoring from this up to '
+              'detection_threshold (0..1) are hands only where the pose network fits a hand '
+              f'(mean joint confidence of its better reading >= {VERIFIED_CONFIDENCE}); at or '
+              'above detection_threshold: none', (0.0, 1.0)),
     ParamSpec('redetect_every', 'while hands are followed from frame to frame (each crop '
               "starts at the hand's last centre), the learned detector runs on one frame in "
               'this many, to find new hands; it runs on every frame while no hand is followed. '

@@ -117,7 +117,8 @@ def estimator_settings(params: NodeParams, model_cube_mm: float) -> dict:
     return {'near_mm': params.near_m * 1e3, 'far_mm': params.far_m * 1e3,
             'cube_mm': params.cube_mm or model_cube_mm, 'handedness': params.handedness,
             'localizer_passes': params.localizer_passes, 'max_hands': params.max_hands,
-            'detector': params.detector, 'detection_threshold': params.detection_threshold}
+            'detector': params.detector, 'detection_threshold': params.detection_threshold,
+            'weak_detection_threshold': params.weak_detection_threshold}
 
 
 class FramePipeline:

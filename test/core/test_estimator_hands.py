@@ -25,7 +25,8 @@ def test_settings_are_validated_and_need_their_networks(tiny_config):
         plain.configure(detector='learned')
     plain.configure(handedness='auto')             # the pose network itself tells the sides
     for bad in ({'max_hands': 0}, {'max_hands': MAX_HANDS + 1},
-                {'detection_threshold': 1.5}, {'handedness': 'both'}, {'detector': 'blob'}):
+                {'detection_threshold': 1.5}, {'weak_detection_threshold': -0.1},
+                {'handedness': 'both'}, {'detector': 'blob'}):
         with pytest.raises(ValueError):
             plain.configure(**bad)
     full = HandPoseEstimator(PoseNet(tiny_config), device='cpu',
@@ -209,3 +210,55 @@ def test_followed_hands_skip_the_detector_and_are_lost_when_they_go(shipped):
         shipped.estimate_batch([wall], intr, side_memory=memory, tracker=tracker,
                                t_s=t + k / 30)
     assert tracker.hands == [] and tracker.plan(t + 3 / 30, intr) == (True, [])
+
+
+@needs_shipped
+def test_weak_peaks_count_only_where_the_pose_network_fits_a_hand():
+    """A peak below detection_threshold but above the weak one is a hand only where the pose
+    network reads a hand: kept on a rendered hand, dropped on a box of the same size; the
+    same two peaks above detection_threshold are both returned (no check), and below the weak
+    threshold neither. The detector's peaks are given (its network is tested elsewhere)."""
+    import torch
+    from hand_pose_ros.core.crop import hand_center_uvd
+    from hand_pose_ros.core.detection import Detection
+    from hand_pose_ros.synthetic.generator import SyntheticGenerator
+    intr = camera_spec('kinect_v1_640x480').intrinsics
+    b = SyntheticGenerator(intr, handedness='right', background=False, seed=5).sample(1)
+    frame = b.depth_mm[0].numpy().astype(np.float32)
+    hand_uvd = hand_center_uvd(b.uvd[:1].double(), intr)[0].numpy().astype(np.float32)
+    box_u = 120 if hand_uvd[0] > intr.cx else intr.width - 120
+    box_v, box_d = int(intr.cy), float(hand_uvd[2])
+    frame[box_v - 35:box_v + 35, box_u - 30:box_u + 30] = box_d - 20.0   # a box, not a hand
+    box_uvd = np.array([box_u, box_v, box_d], np.float32)
+    est = HandPoseEstimator.from_files('default', device='cpu', precision='fp32',
+                                       joint_order='icvl16', detection_threshold=0.4,
+                                       weak_detection_threshold=0.1)
+    asked = []
+
+    def peaks(frames, intr_, threshold, max_hands):
+        asked.append(threshold)
+        dets = [Detection(hand_uvd, 0.3, 0.5), Detection(box_uvd, 0.25, 0.5)]
+        return [[d for d in dets if d.score >= threshold] for _ in frames]
+    est.detect = peaks
+
+    def centres():
+        return [h.center for h in est.estimate_hands(frame, intr)]
+    hand_mm = uvd_to_xyz_mm(hand_uvd, intr)
+    (kept,) = centres()
+    assert np.linalg.norm(kept - hand_mm) < 40.0 and asked[-1] == 0.1
+    assert est.estimate_detailed(frame, intr).pose.timings['verify'] > 0.0
+    est.configure(detection_threshold=0.2)
+    both = centres()
+    # the box's crop too (the localizer moves it, but not onto the hand)
+    assert len(both) == 2 and max(np.linalg.norm(c - hand_mm) for c in both) > 100.0
+    est.configure(detection_threshold=0.4, weak_detection_threshold=0.4)
+    assert centres() == [] and asked[-1] == 0.4
+    with torch.no_grad():
+        assert est.estimate_detailed(frame, intr).reason.startswith('no hand detected')
+
+
+def uvd_to_xyz_mm(uvd: np.ndarray, intr) -> np.ndarray:
+    """One (u, v, d) point -> camera xyz (mm)."""
+    import torch
+    from hand_pose_ros.core.camera import uvd_to_xyz
+    return uvd_to_xyz(torch.from_numpy(uvd[None].astype(np.float64)), intr)[0].numpy()

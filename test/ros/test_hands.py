@@ -80,10 +80,12 @@ def pipeline():
 def test_hand_parameters_reach_the_estimator(pipeline):
     """Catches a new parameter declared but never passed to the core."""
     pipeline.configure(replace(PARAMS, handedness='left', max_hands=1, detector='nearest',
-                               detection_threshold=0.25))
+                               detection_threshold=0.25, weak_detection_threshold=0.05))
     assert {k: pipeline.estimator.settings[k] for k in (
-        'handedness', 'max_hands', 'detector', 'detection_threshold')} == {
-        'handedness': 'left', 'max_hands': 1, 'detector': 'nearest', 'detection_threshold': 0.25}
+        'handedness', 'max_hands', 'detector', 'detection_threshold',
+        'weak_detection_threshold')} == {
+        'handedness': 'left', 'max_hands': 1, 'detector': 'nearest', 'detection_threshold': 0.25,
+        'weak_detection_threshold': 0.05}
 
 
 def test_one_hand_per_side_best_score_first(pipeline):

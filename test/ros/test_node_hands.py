@@ -156,6 +156,7 @@ def test_a_right_hand_then_none_then_a_left_hand(session):
     ('max_hands', MAX_HANDS + 1, None),
     ('detection_threshold', -0.5, None),
     ('detection_threshold', 1.5, None),
+    ('weak_detection_threshold', -0.5, None),
     ('detector', 'yolo', 'detector must be one of'),
     ('handedness', 'both', 'handedness must be one of'),
     ('max_hands', 2.0, None),                                  # wrong type

@@ -10,8 +10,8 @@ from rcl_interfaces.msg import ParameterType  # noqa: E402, I202
 import yaml  # noqa: E402
 
 from hand_pose_ros.core.estimator import (DEFAULT_DETECTION_THRESHOLD,  # noqa: E402
-                                          DEFAULT_MAX_HANDS, DETECTORS, HANDEDNESS_MODES,
-                                          MAX_HANDS)
+                                          DEFAULT_MAX_HANDS, DEFAULT_WEAK_DETECTION_THRESHOLD,
+                                          DETECTORS, HANDEDNESS_MODES, MAX_HANDS)
 from hand_pose_ros.core.resources import find_resource  # noqa: E402
 from hand_pose_ros.ros.node_params import (DEFAULTS, descriptor, markdown_table,  # noqa: E402
                                            network_threads, NodeParams, PARAMETERS, validate,
@@ -44,6 +44,7 @@ def test_every_field_has_a_described_parameter():
     ({'max_hands': MAX_HANDS + 1}, 'max_hands must be in [1,'),
     ({'detection_threshold': -0.1}, 'detection_threshold must be in [0.0, 1.0]'),
     ({'detection_threshold': 1.5}, 'detection_threshold must be in [0.0, 1.0]'),
+    ({'weak_detection_threshold': -0.1}, 'weak_detection_threshold must be in [0.0, 1.0]'),
     ({'min_confidence': 1.5}, 'min_confidence must be in'),
     ({'max_image_pixels': 10}, 'max_image_pixels must be in'),
     ({'model': ''}, 'model must name'),
@@ -57,7 +58,8 @@ def test_invalid_values_are_refused_with_a_reason(changes, message):
     {'handedness': side} for side in HANDEDNESS_MODES] + [
     {'detector': name} for name in DETECTORS] + [
     {'max_hands': 1}, {'max_hands': MAX_HANDS},
-    {'detection_threshold': 0.0}, {'detection_threshold': 1.0}])
+    {'detection_threshold': 0.0}, {'detection_threshold': 1.0},
+    {'weak_detection_threshold': 0.0}, {'weak_detection_threshold': 1.0}])
 def test_valid_hand_settings_are_accepted(changes):
     assert validate(replace(DEFAULTS, **changes)) == []
 
@@ -67,13 +69,16 @@ def test_hand_parameters_follow_the_core():
     assert (DEFAULTS.handedness, DEFAULTS.detector) == ('auto', 'learned')
     assert DEFAULTS.max_hands == DEFAULT_MAX_HANDS
     assert DEFAULTS.detection_threshold == DEFAULT_DETECTION_THRESHOLD
+    assert DEFAULTS.weak_detection_threshold == DEFAULT_WEAK_DETECTION_THRESHOLD
     spec = {s.name: s for s in PARAMETERS}
     (hands,) = descriptor(spec['max_hands']).integer_range
     assert (hands.from_value, hands.to_value) == (1, MAX_HANDS)
-    (threshold,) = descriptor(spec['detection_threshold']).floating_point_range
-    assert (threshold.from_value, threshold.to_value) == (0.0, 1.0)
+    for name in ('detection_threshold', 'weak_detection_threshold'):
+        (threshold,) = descriptor(spec[name]).floating_point_range
+        assert (threshold.from_value, threshold.to_value) == (0.0, 1.0)
     assert not any(descriptor(spec[n]).read_only for n in (
-        'handedness', 'max_hands', 'detector', 'detection_threshold'))
+        'handedness', 'max_hands', 'detector', 'detection_threshold',
+        'weak_detection_threshold'))
 
 
 def test_with_changes():
