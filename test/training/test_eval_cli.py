@@ -273,9 +273,9 @@ def test_scenes_mode_reports_every_viewpoint_and_hand_free_frames(capsys):
 
 
 def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
-    """`--detector-model PATH --detection-threshold T`: the detector a user trained is the one
-    scored (reported in the JSON); a threshold no peak reaches finds no hand; a missing file
-    is a clear error."""
+    """`--detector-model PATH --detection-threshold T --weak-threshold W`: the detector a user
+    trained is the one scored (reported in the JSON); thresholds no peak reaches find no hand;
+    a missing file is a clear error."""
     from hand_pose_ros.core.resources import resolve_detector_file
     shipped = resolve_detector_file()
     if shipped is None:
@@ -284,10 +284,11 @@ def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
     mine.write_bytes(shipped.read_bytes())
     code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
                              '--detector-model', str(mine), '--detection-threshold', '1.0',
-                             '--precision', 'fp32')
+                             '--weak-threshold', '1.0', '--precision', 'fp32')
     assert code == 0, err
     record = json.loads(out.strip().splitlines()[-1])
     assert record['detector_model'] == str(mine) and record['detection_threshold'] == 1.0
+    assert record['weak_detection_threshold'] == 1.0
     assert record['scenes']['third_person']['found'] == 0.0
     assert record['scenes']['hand_free']['false_per_frame'] == 0.0
     code, out, err = run_cli(capsys, '--scenes', '2', '--detector-model',
