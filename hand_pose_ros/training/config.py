@@ -51,6 +51,9 @@ class DataConfig:
     # rendered at the sampled focal length scene_focal_px), the rest synthetic frames as above.
     scene_share: float = 0.5
     scene_focal_px: float = 200.0
+    # scenes: how often each viewpoint (third person, egocentric, robot: the order of
+    # synthetic/user_scene.SCENE_TYPES) is drawn, relative weights; None: the generator's own.
+    scene_probs: Optional[Tuple[float, float, float]] = None
 
     def __post_init__(self) -> None:
         if self.source not in DATA_SOURCES:
@@ -59,6 +62,13 @@ class DataConfig:
         if not 0.0 <= self.scene_share <= 1.0 or not self.scene_focal_px > 0:
             raise ValueError(f'data.scene_share must lie in [0, 1] and scene_focal_px be > 0, '
                              f'found {self.scene_share!r}, {self.scene_focal_px!r}')
+        if self.scene_probs is not None:
+            probs = tuple(float(p) for p in self.scene_probs)
+            if len(probs) != 3 or min(probs) < 0 or not sum(probs) > 0:
+                raise ValueError('data.scene_probs must be 3 weights >= 0 (third person, '
+                                 f'egocentric, robot) with a positive sum, found '
+                                 f'{self.scene_probs!r}')
+            object.__setattr__(self, 'scene_probs', probs)
         if self.cube_mm is not None and not self.cube_mm > 0:
             raise ValueError(f'data.cube_mm must be > 0 mm (or null), found {self.cube_mm!r}')
 

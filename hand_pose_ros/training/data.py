@@ -89,10 +89,13 @@ class SceneMixSource:
 
     def __init__(self, cfg: TrainConfig, joint_set: str, device: torch.device, rank: int = 0,
                  handedness: str = 'right'):
-        from ..synthetic.user_scene import UserSceneGenerator
+        from ..synthetic.user_scene import UserSceneConfig, UserSceneGenerator
         from ..core.skeleton import FROM_HAND22
         self.synthetic = SyntheticSource(cfg, joint_set, device, rank, handedness)
-        self.scenes = UserSceneGenerator(focal_px=cfg.data.scene_focal_px, seed=cfg.seed)
+        probs = cfg.data.scene_probs
+        self.scenes = UserSceneGenerator(
+            focal_px=cfg.data.scene_focal_px, seed=cfg.seed,
+            config=None if probs is None else UserSceneConfig(scene_probs=probs))
         if joint_set not in FROM_HAND22:
             raise ValueError(f'data.source scenes: no {joint_set} labels in user scenes; '
                              f'known: {sorted(FROM_HAND22)}')

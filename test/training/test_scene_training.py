@@ -140,3 +140,18 @@ def test_trainer_runs_on_scenes_from_a_warm_start(tmp_path):
     assert config.joint_set == 'hand22' and config.handedness == 'left'
     assert meta['steps'] == 2 and meta['train_config']['init_pose'].endswith('old.pt')
     assert np.isfinite(metrics['val/mean_error_mm_with_localizer'])
+
+
+def test_scene_viewpoint_mix_is_configurable(tmp_path):
+    """data.scene_probs weighs the viewpoints the scene hands come from (third person,
+    egocentric, robot); bad weights are refused when the config is read."""
+    cfg = _config(tmp_path, data={'source': 'scenes', 'camera': 'icvl', 'scene_share': 1.0,
+                                  'scene_focal_px': 120.0, 'scene_probs': [0, 1, 0]})
+    assert cfg.data.scene_probs == (0.0, 1.0, 0.0)
+    src = SceneMixSource(cfg, 'hand22', torch.device('cpu'), 0, 'left')
+    assert src.scenes.sample(6).scene.tolist() == [1] * 6          # egocentric only
+    default = SceneMixSource(_config(tmp_path), 'hand22', torch.device('cpu'), 0, 'left')
+    assert len(set(default.scenes.sample(32).scene.tolist())) > 1
+    for bad in ([1, 1], [1, -1, 1], [0, 0, 0]):
+        with pytest.raises(ValueError, match='scene_probs'):
+            _config(tmp_path, data={'source': 'scenes', 'scene_probs': bad})
