@@ -95,8 +95,9 @@ DEFAULT_DETECTION_THRESHOLD = 0.4
 # Why: most hands the shipped estimator missed had a detector peak below 0.4 (the detector's
 # heat at their centre 0.01-0.46), and through the pose network the true ones among peaks of
 # 0.1-0.4 read a median mean joint confidence of 0.37-0.60, the false ones 0.10-0.38.
-# Chosen end to end on the validation scenes (`hand-pose eval --scenes 160 --seed 1
-# --weak-threshold W`, confidence swept in a script; never the test scenes or a real frame):
+# Chosen end to end on the validation scenes with stage 3 of the pose network and the fourth
+# detector run (`hand-pose eval --scenes 160 --seed 1 --weak-threshold W`, the confidence
+# swept in a script; never the test scenes or a real frame):
 # third person / egocentric / robot found, false hands per frame (hand-free frames: 0.006 in
 # every setting):
 #   off                       97.7 / 78.6 / 85.7 %, 0.031 / 0.206 / 0.031
