@@ -146,6 +146,16 @@ def frame_pairs(owner: Sequence[int]) -> List[Tuple[int, int]]:
     return [(ks[0], ks[1]) for ks in by_frame.values() if len(ks) == 2]
 
 
+def _kept(keep: Sequence[bool], depth_t: torch.Tensor, center: torch.Tensor,
+          mirror: torch.Tensor, *per_hand: list) -> tuple:
+    """The hands' frames (one per hand, or one shared), centres, mirror flags and per-hand
+    lists without the hands ``keep`` drops."""
+    ks = np.flatnonzero(keep)
+    index = torch.as_tensor(ks, device=center.device, dtype=torch.long)
+    frames = depth_t[index] if depth_t.shape[0] > 1 else depth_t
+    return (frames, center[index], mirror[index]) + tuple([x[k] for k in ks] for x in per_hand)
+
+
 def select_device(device: Union[str, torch.device] = 'auto') -> torch.device:
     """'auto' -> CUDA when present, else CPU; an explicit device is honoured (and checked)."""
     if str(device) == 'auto':
@@ -690,12 +700,8 @@ class HandPoseEstimator:
             keep = distinct_hands(uvd_to_xyz(center, intr).double().cpu().numpy(),
                                   [h[1] for h in hands])
             if not all(keep):
-                index = torch.tensor(np.flatnonzero(keep), device=self.device)
-                if depth_t.shape[0] > 1:
-                    depth_t = depth_t[index]
-                center, mirror = center[index], mirror[index]
-                hands, owner, follow = ([x[k] for k in np.flatnonzero(keep)]
-                                        for x in (hands, owner, follow))
+                depth_t, center, mirror, hands, owner, follow = _kept(
+                    keep, depth_t, center, mirror, hands, owner, follow)
         sync()
         t2 = time.perf_counter()
         verify_s = 0.0
@@ -705,12 +711,8 @@ class HandPoseEstimator:
                                                settings['side'] == 'auto'),
                                 hands, owner, settings)
             if not all(keep):
-                index = torch.tensor(np.flatnonzero(keep), device=self.device, dtype=torch.long)
-                if depth_t.shape[0] > 1:
-                    depth_t = depth_t[index]
-                center, mirror = center[index], mirror[index]
-                hands, owner, follow = ([x[k] for k in np.flatnonzero(keep)]
-                                        for x in (hands, owner, follow))
+                depth_t, center, mirror, hands, owner, follow = _kept(
+                    keep, depth_t, center, mirror, hands, owner, follow)
             sync()
             verify_s = time.perf_counter() - t2
             t2 = time.perf_counter()
