@@ -6,11 +6,13 @@ two-task network -> heatmap decoding -> image uvd -> camera xyz (mm).
 
 Finding hands (``detector``): 'learned' runs the whole-frame hand detector (nets/detector.py,
 core/detection.py) and starts a crop at each of up to ``max_hands`` detections scoring at least
-``detection_threshold``; 'nearest' starts one crop at the centre of mass of the nearest blob
-(for masked frames with one hand).
+``detection_threshold``, and at up to MAX_WEAK_PEAKS weaker ones (from
+``weak_detection_threshold``) that the pose network confirms; 'nearest' starts one crop at the
+centre of mass of the nearest blob (for masked frames with one hand).
 
-Handedness (core/handedness.py): 'auto' takes each hand's side from the detector (at most one
-hand per side is kept, the higher-scoring); 'right' or 'left' declares every hand that side.
+Handedness (core/handedness.py): 'auto' reads each hand's crop as it is and mirrored and keeps
+the better fit (a left/right classifier instead, where one is loaded), at most two hands, one
+of each side; 'right' or 'left' declares every hand that side.
 A pose network is trained on one side (``config.handedness``), so a hand of the other side is
 mirrored into the crops (both networks see the mirror image) and its joints mirrored back; all
 hands of all frames go through one localizer and one pose-network call per pass.
