@@ -536,6 +536,17 @@ class HandPoseEstimator:
                 sides[weaker] = 'right' if sides[weaker] == 'left' else 'left'
         return sides
 
+    def _read_rows(self, depth_t: torch.Tensor, center: torch.Tensor, intr: Intrinsics,
+                   cube: float, rows: List[Tuple[int, bool]]):
+        """The pose network on one crop per (hand, mirrored) row, one call: the (R, 1, S, S)
+        crops, their transforms, normalised joints (R, J, 3) and confidences (R, J)."""
+        index = torch.tensor([k for k, _ in rows], device=self.device)
+        flags = torch.tensor([m for _, m in rows], dtype=torch.bool, device=self.device)
+        frames = depth_t if depth_t.shape[0] == 1 else depth_t[index]
+        patch, t = crop_cube(frames, center[index], intr, cube, self.config.input_size, flags)
+        nuvd, conf = PoseNet.joints(self._run_pose(patch))
+        return patch, t, nuvd, conf
+
     def _verified(self, depth_t: torch.Tensor, center: torch.Tensor, mirror: torch.Tensor,
                   intr: Intrinsics, cube: float, weak: List[bool], both_ways: bool
                   ) -> List[bool]:
@@ -544,11 +555,7 @@ class HandPoseEstimator:
         joint confidence of at least VERIFIED_CONFIDENCE (one pose-network call)."""
         rows = [(k, m) for k, w in enumerate(weak) if w
                 for m in ((False, True) if both_ways else (bool(mirror[k]),))]
-        index = torch.tensor([k for k, _ in rows], device=self.device)
-        flags = torch.tensor([m for _, m in rows], dtype=torch.bool, device=self.device)
-        frames = depth_t if depth_t.shape[0] == 1 else depth_t[index]
-        patch, _ = crop_cube(frames, center[index], intr, cube, self.config.input_size, flags)
-        _, conf = PoseNet.joints(self._run_pose(patch))
+        conf = self._read_rows(depth_t, center, intr, cube, rows)[3]
         best: Dict[int, float] = {}
         for (k, _), c in zip(rows, conf.float().mean(-1).cpu().tolist()):
             best[k] = max(best.get(k, 0.0), c)
@@ -584,7 +591,7 @@ class HandPoseEstimator:
         the (N,) left margins of this frame alone (mean confidence as a left hand minus as a
         right one; 0 for a hand read one way) and the (N,) flags of the hands read both
         ways."""
-        n, s = center.shape[0], self.config.input_size
+        n = center.shape[0]
         net_left = self.config.handedness == 'left'
         settled = np.zeros(n, np.int64) if settled is None else np.array(settled, np.int64)
         for a, b in frame_pairs(owner):       # a pair settled on one side is read both ways
@@ -594,11 +601,7 @@ class HandPoseEstimator:
         for k in range(n):
             rows += [(k, False), (k, True)] if settled[k] == 0 else \
                 [(k, (settled[k] > 0) != net_left)]
-        index = torch.tensor([k for k, _ in rows], device=self.device)
-        flags = torch.tensor([m for _, m in rows], dtype=torch.bool, device=self.device)
-        frames = depth_t if depth_t.shape[0] == 1 else depth_t[index]
-        patch, t = crop_cube(frames, center[index], intr, cube, s, flags)
-        nuvd, conf = PoseNet.joints(self._run_pose(patch))
+        patch, t, nuvd, conf = self._read_rows(depth_t, center, intr, cube, rows)
         c = conf.float().mean(-1).cpu().numpy().astype(np.float64)
         row = {key: r for r, key in enumerate(rows)}
         measured = settled == 0
