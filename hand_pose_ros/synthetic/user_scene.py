@@ -5,6 +5,7 @@ viewpoints, through the sensor model of a camera in config/cameras.yaml.
     gen = UserSceneGenerator(focal_px=140.0, seed=0)
     batch = gen.sample(32)        # depth (32, h, w) mm at the detector's sampled resolution
     batch.center_uvd[:, k]        # hand k's centre (u, v px; d mm) where batch.present[:, k]
+    batch.visible[:, k]           # the share of hand k in view; batch.seen / batch.hidden
 
 Viewpoints (``SCENE_TYPES``), each a prior chosen by hand, not fitted to any test frame:
 
@@ -46,6 +47,12 @@ from ..core.specs import camera_names, camera_spec
 
 SCENE_TYPES: Tuple[str, ...] = ('third_person', 'egocentric', 'robot')
 MAX_SCENE_HANDS = 2
+# A hand of which the camera sees less than this share of the pixels it would cover alone
+# (palm and fingers, without the forearm; the image border cuts pixels too) is hidden: no
+# detector can find it from depth, so it is neither a hand to find (evaluation), nor a peak to
+# teach (detector), nor a crop to learn a pose from (pose training). Chosen a priori, a
+# quarter of the hand, not fitted to any result.
+SEEN_FRACTION = 0.25
 _ICVL = list(FROM_HAND22['icvl16'])
 
 
@@ -85,6 +92,27 @@ class SceneBatch:
     left: torch.Tensor         # (n, 2) bool
     hand22: torch.Tensor       # (n, 2, 22, 3) camera-frame mm (zeros where absent)
     center_uvd: torch.Tensor   # (n, 2, 3) px, px, mm
+    visible: torch.Tensor      # (n, 2) float: share of the hand's own pixels in view (0 absent)
+
+    @property
+    def seen(self) -> torch.Tensor:
+        """(n, 2) bool: hands present and not hidden (visible >= SEEN_FRACTION)."""
+        return self.present & (self.visible >= SEEN_FRACTION)
+
+    @property
+    def hidden(self) -> torch.Tensor:
+        """(n, 2) bool: hands present but hidden (held objects, nearer objects, the other hand
+        or the image border leave less than SEEN_FRACTION of them in view)."""
+        return self.present & (self.visible < SEEN_FRACTION)
+
+
+def visible_share(own: torch.Tensor, zbuf: torch.Tensor) -> torch.Tensor:
+    """(n, K) share of each hand's own pixels (``own`` (n, K, H, W) mm, +inf off the hand)
+    that the scene's z-buffer (n, H, W) still shows (nothing in front by more than 1 mm);
+    0 for a hand with no pixel in the image."""
+    on = torch.isfinite(own)
+    shown = on & (zbuf[:, None] >= own - 1.0)
+    return shown.flatten(2).sum(-1).float() / on.flatten(2).sum(-1).clamp_min(1).float()
 
 
 def _u(gen: torch.Generator, n: int, lo_hi: Tuple[float, float]) -> torch.Tensor:
@@ -178,6 +206,7 @@ class UserSceneGenerator:
         min_mm = sensor.range_mm[0] + 80.0
         zbuf = empty_zbuffer(n, intr, torch.device('cpu'))
         hand22 = torch.zeros(n, MAX_SCENE_HANDS, 22, 3)
+        own = torch.full((n, MAX_SCENE_HANDS, intr.height, intr.width), float('inf'))
         arm_parts: List[Cones] = []
         body = self._body(n, kind, intr)
         for k in range(MAX_SCENE_HANDS):
@@ -186,19 +215,22 @@ class UserSceneGenerator:
             idx = present[:, k].nonzero()[:, 0]
             wrist, elbow = torch.zeros(n, 3), torch.zeros(n, 3)
             if idx.numel():
-                wrist[idx], elbow[idx] = self._draw_hand(zbuf, idx, xyz[idx], left[idx, k], intr)
+                wrist[idx], elbow[idx], own[idx, k] = self._draw_hand(zbuf, idx, xyz[idx],
+                                                                      left[idx, k], intr)
             arm_parts.append(self._arm(wrist, elbow, kind, body, left[:, k], present[:, k]))
         self._draw_body(zbuf, kind, body, present, left, intr)
         draw_cones(zbuf, Cones.cat(*arm_parts), intr)
         self._draw_held(zbuf, hand22, present, intr)
         self._draw_surroundings(zbuf, kind, hand22, present, body, intr)
+        visible = visible_share(own, zbuf) * present
         rand = torch.rand(n, NUM_SENSOR_RANDOMS, generator=g)
         depth = apply_sensor(zbuf, intr, rand, g, sensor)
         center = torch.zeros(n, MAX_SCENE_HANDS, 3)
         for k in range(MAX_SCENE_HANDS):
             center[:, k] = hand_center_uvd(xyz_to_uvd(hand22[:, k, _ICVL], intr), intr)
         center = torch.where(present[..., None], center, torch.zeros_like(center))
-        return SceneBatch(depth, intr, camera, kind, present, left & present, hand22, center)
+        return SceneBatch(depth, intr, camera, kind, present, left & present, hand22, center,
+                          visible)
 
     # -- the user --------------------------------------------------------------------------
     def _body(self, n: int, kind: torch.Tensor, intr: Intrinsics) -> dict:
@@ -290,19 +322,27 @@ class UserSceneGenerator:
         return (point * normal).sum(-1) / denom
 
     def _draw_hand(self, zbuf: torch.Tensor, idx: torch.Tensor, hand22: torch.Tensor,
-                   left: torch.Tensor, intr: Intrinsics) -> Tuple[torch.Tensor, torch.Tensor]:
+                   left: torch.Tensor, intr: Intrinsics
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Render the hands (with forearm stubs) of frames ``idx`` into ``zbuf``; returns the
-        forearm stubs' (wrist end, far end) (len(idx), 3) mm, where the rest of the arm joins."""
+        forearm stubs' (wrist end, far end) (len(idx), 3) mm, where the rest of the arm joins,
+        and each hand's own z-buffer without its forearm (len(idx), H, W) mm."""
         rand = torch.rand(idx.numel(), NUM_HAND_RANDOMS, generator=self.gen)
         cones, slab = hand_primitives(hand22[:, _ICVL], self.skeleton, self.shape, rand, intr,
                                       left)
+        forearm = torch.zeros_like(cones.active)
+        forearm[:, -2 * FOREARM_PIECES:] = True
         sub = empty_zbuffer(idx.numel(), intr, zbuf.device)
-        draw_cones(sub, cones, intr)
+        draw_cones(sub, Cones(cones.a, cones.b, cones.ra, cones.rb, cones.active & ~forearm),
+                   intr)
         draw_slab(sub, slab, intr)
+        hand_only = sub.clone()
+        draw_cones(sub, Cones(cones.a, cones.b, cones.ra, cones.rb, cones.active & forearm),
+                   intr)
         zbuf[idx] = torch.minimum(zbuf[idx], sub)
         end = 0.5 * (cones.b[:, -1] + cones.b[:, -1 - FOREARM_PIECES])
         start = 0.5 * (cones.a[:, -FOREARM_PIECES] + cones.a[:, -2 * FOREARM_PIECES])
-        return start, end
+        return start, end, hand_only
 
     def _arm(self, wrist: torch.Tensor, elbow: torch.Tensor, kind: torch.Tensor, body: dict,
              left: torch.Tensor, present: torch.Tensor) -> Cones:

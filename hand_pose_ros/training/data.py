@@ -121,7 +121,7 @@ class SceneMixSource:
             b = gen.sample(max(1, -(-(count - len(depth)) * 10 // 14)), camera=camera,
                            min_hands=1)
             intr = b.intrinsics
-            for f, k in b.present.nonzero().tolist():
+            for f, k in b.seen.nonzero().tolist():    # a hidden hand teaches no pose
                 depth.append(b.depth_mm[f])
                 uvd.append(xyz_to_uvd(b.hand22[f, k, self.joints].double(), intr).float())
                 mirror.append(bool(b.left[f, k]) != (self.handedness == 'left'))

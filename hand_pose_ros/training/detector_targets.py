@@ -7,12 +7,16 @@ MIN_SIGMA_CELLS); in the cells where the bump is above one half (and that hand's
 largest) the side, the sub-cell offset to the centre and its depth are regressed, so the cell
 next to the true peak also gives a good centre when it wins.
 
+A hidden hand (synthetic/user_scene.py: the camera sees less than SEEN_FRACTION of it) gets
+no bump: the cells where its bump would exceed IGNORE_ABOVE, outside every seen hand's bump,
+teach neither "hand" nor "nothing here" (the camera may see a fingertip or none of it).
+
 Heat: the penalty-reduced focal loss of CenterNet (Zhou et al. 2019: alpha 2, beta 4) divided
-by the number of hands (at least 1), so hand-free frames teach "nothing here" without
+by the number of seen hands (at least 1), so hand-free frames teach "nothing here" without
 vanishing. Side: binary cross-entropy; offset and depth: L1 (offset in cells, depth in the
 input's normalised units).
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -23,13 +27,15 @@ from ..core.nets.detector import split
 
 MIN_SIGMA_CELLS = 0.8
 REGRESS_AT = 0.5  # regression cells: heat target above this
+IGNORE_ABOVE = 0.1  # a hidden hand's cells: its bump above this, every seen hand's below
 
 
 def detector_targets(center_uvd: torch.Tensor, present: torch.Tensor, left: torch.Tensor,
-                     intr: Intrinsics, shape: Tuple[int, int], cfg: DetectorConfig
-                     ) -> Dict[str, torch.Tensor]:
+                     intr: Intrinsics, shape: Tuple[int, int], cfg: DetectorConfig,
+                     hidden: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """Target maps (B, h, w) for hands at ``center_uvd`` (B, K, 3) sampled px / mm, ``present``
-    and ``left`` (B, K) bool; ``shape`` (h, w) of the output grid."""
+    (the hands to find) and ``left`` (B, K) bool; ``hidden`` (B, K) bool: hands there but
+    hidden, whose cells are ignored; ``shape`` (h, w) of the output grid."""
     b, k, _ = center_uvd.shape
     h, w = shape
     dev = center_uvd.device
@@ -43,8 +49,12 @@ def detector_targets(center_uvd: torch.Tensor, present: torch.Tensor, left: torc
     d2 = ((jj[None, None, None, :] - cu.round()[..., None, None]) ** 2
           + (ii[None, None, :, None] - cv.round()[..., None, None]) ** 2)   # (B, K, h, w)
     bump = torch.exp(-d2 / (2 * sigma[..., None, None] ** 2))
-    bump = torch.where(present[..., None, None], bump, torch.zeros_like(bump))
+    zero = torch.zeros_like(bump)
+    hidden_heat = (torch.where(hidden[..., None, None], bump, zero).amax(1) if hidden is not None
+                   else zero[:, 0])
+    bump = torch.where(present[..., None, None], bump, zero)
     heat, owner = bump.max(1)                                           # (B, h, w)
+    ignore = (hidden_heat > IGNORE_ABOVE) & (heat <= IGNORE_ABOVE)
     pick = owner[:, None]
     side = torch.gather(left.float()[..., None, None].expand(b, k, h, w), 1, pick)[:, 0]
     du = torch.gather((cu[..., None, None] - jj[None, None, None, :]).expand(b, k, h, w), 1,
@@ -54,7 +64,7 @@ def detector_targets(center_uvd: torch.Tensor, present: torch.Tensor, left: torc
     depth = torch.gather((center_uvd[..., 2] / cfg.depth_scale_mm - 1.0)[..., None, None]
                          .expand(b, k, h, w), 1, pick)[:, 0]
     return {'heat': heat, 'side': side, 'offset': torch.stack([du, dv], 1), 'depth': depth,
-            'regress': heat > REGRESS_AT, 'hands': present.sum(1)}
+            'regress': heat > REGRESS_AT, 'hands': present.sum(1), 'ignore': ignore}
 
 
 def detector_loss(maps: torch.Tensor, target: Dict[str, torch.Tensor]
@@ -66,7 +76,10 @@ def detector_loss(maps: torch.Tensor, target: Dict[str, torch.Tensor]
     pos = t >= 1.0 - 1e-6
     pos_loss = -((1 - p) ** 2) * torch.log(p)
     neg_loss = -((1 - t) ** 4) * (p ** 2) * torch.log(1 - p)
-    heat = (torch.where(pos, pos_loss, neg_loss).flatten(1).sum(1)
+    cell_loss = torch.where(pos, pos_loss, neg_loss)
+    if 'ignore' in target:
+        cell_loss = torch.where(target['ignore'], torch.zeros_like(cell_loss), cell_loss)
+    heat = (cell_loss.flatten(1).sum(1)
             / target['hands'].clamp_min(1).float()).mean()
     reg = target['regress']
     n_reg = reg.sum().clamp_min(1).float()

@@ -112,7 +112,7 @@ def mirror_scenes(batch: SceneBatch) -> SceneBatch:
     hand22 = batch.hand22.clone()
     hand22[..., 0] = -hand22[..., 0]
     return SceneBatch(batch.depth_mm.flip(-1), flipped, batch.camera, batch.scene,
-                      batch.present, batch.present & ~batch.left, hand22, center)
+                      batch.present, batch.present & ~batch.left, hand22, center, batch.visible)
 
 
 def _scene_config(cfg: DetectorTrainConfig) -> UserSceneConfig:
@@ -141,8 +141,8 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
 def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                       threshold: float, max_hands: int = 2, own_depth: bool = False,
                       depth: Optional[Dict[str, float]] = None) -> Dict[str, float]:
-    """Found (within FOUND_WITHIN_MM of the true centre, right side), false detections and
-    handedness per scene set, through core.detection.decode; each hand's depth read from the
+    """Found (within FOUND_WITHIN_MM of the true centre, of the seen hands), false detections
+    and handedness per scene set, through core.detection.decode; each hand's depth read from the
     frame as inference does (``depth``: surface_depth keywords to try others), or the
     network's own with ``own_depth``."""
     depth = depth or {}
@@ -159,10 +159,14 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                     for f, ds in zip(b.depth_mm.numpy(), found_b)]
             for i, found_i in enumerate(dets):
                 frames += 1
-                truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
+                # seen hands first; a hidden one (user_scene.SEEN_FRACTION) is not a hand to
+                # find, and a detection matching it is not false either
+                truth = [k for k in range(b.present.shape[1]) if bool(b.seen[i, k])] + \
+                    [k for k in range(b.present.shape[1]) if bool(b.hidden[i, k])]
                 used = set()
                 for k in truth:
-                    hands += 1
+                    seen = bool(b.seen[i, k])
+                    hands += int(seen)
                     c = uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0].numpy()
                     best, best_d = None, FOUND_WITHIN_MM
                     for j, d in enumerate(found_i):
@@ -173,6 +177,7 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                             best, best_d = j, dist
                     if best is not None:
                         used.add(best)
+                    if best is not None and seen:
                         found += 1
                         side_ok += int((found_i[best].side == 'left') == bool(b.left[i, k]))
                 false += len(found_i) - len(used)
@@ -379,9 +384,10 @@ class DetectorTrainer(SmallNetTrainer):
             x = x.contiguous(memory_format=self.memory_format)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 maps = self.model(x)
-            target = detector_targets(b.center_uvd.to(self.device), b.present.to(self.device),
+            target = detector_targets(b.center_uvd.to(self.device), b.seen.to(self.device),
                                       b.left.to(self.device), b.intrinsics,
-                                      tuple(maps.shape[-2:]), self.det_cfg)
+                                      tuple(maps.shape[-2:]), self.det_cfg,
+                                      hidden=b.hidden.to(self.device))
             loss, parts = detector_loss(maps, target)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f'detector loss is {float(loss)} at step {self.step}')

@@ -118,6 +118,35 @@ def test_loss_is_lowest_at_the_targets_and_penalises_false_peaks():
     assert bool(torch.isfinite(detector_loss(good, empty)[0]))
 
 
+def test_a_hidden_hand_is_neither_a_peak_nor_nothing():
+    """A hidden hand gets no bump, its cells weigh nothing in the heat loss (a peak there costs
+    nothing, as does no peak), the seen hand's cells keep theirs, and it is not counted."""
+    small = sampled_intrinsics(KINECT, 4)
+    xyz = torch.tensor([[[-150.0, 0.0, 700.0], [150.0, 0.0, 700.0]]])
+    seen = torch.tensor([[True, False]])
+    hidden = torch.tensor([[False, True]])
+    side = torch.zeros(1, 2, dtype=torch.bool)
+    target = detector_targets(xyz_to_uvd(xyz, small), seen, side, small, (32, 40), CFG,
+                              hidden=hidden)
+    plain = detector_targets(xyz_to_uvd(xyz, small), seen, side, small, (32, 40), CFG)
+    assert torch.equal(target['heat'], plain['heat']) and int(target['hands']) == 1
+    uvd = xyz_to_uvd(xyz, small)[0]
+    cells = [(int(round((float(v) - 1.5) / 4)), int(round((float(u) - 1.5) / 4)))
+             for u, v, _ in uvd.tolist()]
+    assert bool(target['ignore'][0, cells[1][0], cells[1][1]])
+    assert not bool(target['ignore'][0, cells[0][0], cells[0][1]])
+    assert not bool(plain['ignore'].any())
+    good = _maps_from_targets(target)
+    base, _ = detector_loss(good, target)
+    at_hidden = good.clone()
+    at_hidden[0, 0, cells[1][0], cells[1][1]] = 6.0                     # a peak on it
+    assert float(detector_loss(at_hidden, target)[0]) == pytest.approx(float(base))
+    assert float(detector_loss(at_hidden, plain)[0]) > float(base) + 1.0  # counted when not hidden
+    at_seen = good.clone()
+    at_seen[0, 0, cells[0][0], cells[0][1]] = -6.0                      # the seen hand missed
+    assert float(detector_loss(at_seen, target)[0]) > float(base) + 1.0
+
+
 def test_decoded_centre_maps_back_to_a_3d_point_on_the_ray():
     maps = torch.full((1, OUTPUT_MAPS, 30, 40), -10.0)
     maps[0, 0, 12, 20] = 4.0

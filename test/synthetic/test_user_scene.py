@@ -10,7 +10,8 @@ from hand_pose_ros.core.handedness import hand_side, handedness_score
 from hand_pose_ros.core.skeleton import FROM_HAND22, get_joint_set
 from hand_pose_ros.core.specs import camera_spec
 from hand_pose_ros.synthetic.raster import draw_boxes, empty_zbuffer
-from hand_pose_ros.synthetic.user_scene import SCENE_TYPES, UserSceneConfig, UserSceneGenerator
+from hand_pose_ros.synthetic.user_scene import (SCENE_TYPES, UserSceneConfig, UserSceneGenerator,
+                                                visible_share)
 
 ICVL = list(FROM_HAND22['icvl16'])
 CLEAN = UserSceneConfig(held_object_prob=0.0, near_object_prob=0.0, clutter_slots=0,
@@ -111,6 +112,34 @@ def test_same_seed_same_scenes():
     c = UserSceneGenerator(seed=4).sample(4)
     assert torch.equal(a.depth_mm, b.depth_mm) and torch.equal(a.center_uvd, b.center_uvd)
     assert a.camera != c.camera or not torch.equal(a.depth_mm, c.depth_mm)
+
+
+def test_visible_share_is_what_is_left_of_the_hand_in_view():
+    """Without anything in front, a facing user's hands are (nearly) all in view and seen; the
+    same scenes with an object in every grip show less of every hand (more hidden), never
+    more; absent hands have nothing in view."""
+    base = dict(near_object_prob=0.0, clutter_slots=0, table_prob=0.0, wall_prob=0.0)
+    bare = UserSceneGenerator(seed=11, config=UserSceneConfig(held_object_prob=0.0, **base))
+    held = UserSceneGenerator(seed=11, config=UserSceneConfig(held_object_prob=1.0, **base))
+    a = bare.sample(16, scene='third_person', camera='kinect_v1_640x480', hands=2)
+    b = held.sample(16, scene='third_person', camera='kinect_v1_640x480', hands=2)
+    assert torch.equal(a.hand22, b.hand22)                 # the same hands, only objects added
+    va, vb = a.visible[a.present], b.visible[b.present]
+    assert float(va.median()) > 0.85 and float(a.seen.float().mean()) > 0.9
+    assert bool((vb <= va + 1e-6).all()) and float((va - vb).mean()) > 0.05
+    assert bool((a.seen | a.hidden).eq(a.present).all()) and not bool((a.seen & a.hidden).any())
+    free = bare.sample(4, hands=0)
+    assert float(free.visible.abs().max()) == 0.0 and not bool(free.seen.any())
+
+
+def test_visible_share_counts_pixels_left_in_front():
+    """Half a hand's pixels behind something nearer: half visible; a hand off the image: 0."""
+    own = torch.full((1, 2, 4, 4), float('inf'))
+    own[0, 0, :2] = 500.0                                  # 8 pixels of hand 0
+    zbuf = own[:, 0].clone()
+    zbuf[0, 0] = 300.0                                     # 4 of them behind an object
+    share = visible_share(own, zbuf)
+    assert share.tolist() == [[0.5, 0.0]]
 
 
 def test_animated_user_shows_both_hands_with_their_sides():
