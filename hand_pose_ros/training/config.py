@@ -115,6 +115,10 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 0
     depth_weight: float = 100.0        # weight of the depth-regression loss (see losses.py)
+    # Share of each step's pose crops shown as the other side (mirrored the wrong way) with
+    # flat heatmap targets and no depth loss: the network learns to fit its own side only, so
+    # 'auto' handedness (a crop read as it is and mirrored, the better fit wins) separates them.
+    wrong_side_share: float = 0.0
     checkpoint_every: int = 500        # steps between atomic checkpoints
     val_every: int = 1000              # steps between validations
     val_frames: int = 64               # held-out frames of the data source (training/data.py)
@@ -142,6 +146,8 @@ class TrainConfig:
             raise ValueError('steps, batch_size and checkpoint_every must be >= 1')
         if not (self.train_pose or self.train_localizer):
             raise ValueError('nothing to train: train_pose and train_localizer are both false')
+        if not 0.0 <= self.wrong_side_share < 1.0:
+            raise ValueError(f'wrong_side_share must be in [0, 1), found {self.wrong_side_share}')
         if self.amp not in ('auto', 'bf16', 'off'):
             raise ValueError(f'amp must be auto|bf16|off, found {self.amp!r}')
 

@@ -5,6 +5,8 @@ inference. Per joint, the heatmap L2 is the squared L2 distance between the pred
 target map (a sum over pixels, not a mean: a per-pixel mean makes the heatmap gradient ~1/(H W)
 of the depth gradient in the shared trunk, and the heatmaps then barely learn). The depth term
 is the squared error of the normalised depth, summed over joints, times ``depth_weight``.
+A crop marked ``wrong_side`` shows a hand of the side the network is not trained on: its
+heatmap target is flat (zero, no joint of the network's hand is there) and it has no depth term.
 """
 from typing import Dict, Optional, Tuple
 
@@ -15,11 +17,15 @@ from ..core.nets.pose_net import PoseOutput
 
 
 def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
-              depth_weight: float = 1.0, valid: Optional[torch.Tensor] = None
+              depth_weight: float = 1.0, valid: Optional[torch.Tensor] = None,
+              wrong_side: Optional[torch.Tensor] = None
               ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    """Total loss and its parts for (B, J, 3) normalised targets; ``valid`` (B, J) masks joints."""
+    """Total loss and its parts for (B, J, 3) normalised targets; ``valid`` (B, J) masks joints;
+    ``wrong_side`` (B,) bool marks crops of the other side (flat heatmap target, no depth)."""
     b, j, _ = target_nuvd.shape
     w = torch.ones(b, j, device=target_nuvd.device) if valid is None else valid.float()
+    own = (torch.ones(b, device=target_nuvd.device) if wrong_side is None
+           else (~wrong_side.to(target_nuvd.device)).float())
     parts: Dict[str, torch.Tensor] = {}
     if out.heatmaps is None:                                                 # plain regression
         pred = torch.cat([out.uv, out.depths[..., None]], dim=-1).float()
@@ -28,10 +34,11 @@ def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
     else:
         size = out.heatmaps.shape[-1]
         target = gaussian_heatmaps(target_nuvd[..., :2], size, sigma_px)      # (B, J, H, W)
+        target = target * own[:, None, None, None]
         l2 = ((out.heatmaps.float() - target[:, None]) ** 2).sum((-1, -2))    # (B, S, J)
         parts['heatmap'] = (l2 * w[:, None]).sum((1, 2)).mean()
     derr = (out.depths.float() - target_nuvd[..., 2]) ** 2
-    parts['depth'] = (derr * w).sum(1).mean()
+    parts['depth'] = (derr * w * own[:, None]).sum(1).mean()
     total = parts.get('heatmap', parts.get('uv')) + depth_weight * parts['depth']
     return total, parts
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import random
 import subprocess
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .augment import localizer_crops, pose_crops
 from .config import OptimConfig, TrainConfig
-from .data import DatasetSource, make_dataset, SceneMixSource, step_seed, SyntheticSource
+from .data import Batch, DatasetSource, make_dataset, SceneMixSource, step_seed, SyntheticSource
 from .losses import localizer_loss, pose_loss
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.estimator import HandPoseEstimator, select_device
@@ -87,6 +87,15 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
                          state['numpy_pos'], 0, 0.0))
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def _flipped(mirror: Optional[torch.Tensor], wrong: torch.Tensor, n: int
+             ) -> Optional[torch.Tensor]:
+    """A batch part's mirror flags (None: none mirrored) with the ``wrong`` crops flipped."""
+    if not bool(wrong.any()):
+        return mirror
+    base = torch.zeros(n, dtype=torch.bool) if mirror is None else mirror.cpu().bool()
+    return base ^ wrong
 
 
 def read_train_state(path: Path, device: torch.device, what: str) -> Dict[str, Any]:
@@ -236,13 +245,11 @@ class Trainer:
         joint_set = self.model_cfg.joint_set
         if self.pose is not None:
             self.pose.train()
-            crops = [pose_crops(b.depth_mm, b.uvd, b.intrinsics, self.model_cfg, cfg.augment,
-                                gen, mirror=b.mirror) for b in batches]
-            patch = torch.cat([c[0] for c in crops]).contiguous(memory_format=self.memory_format)
-            target = torch.cat([c[1] for c in crops])
+            patch, target, wrong_side = self.pose_batch(batches, gen)
             with amp:
                 out = self.pose_ddp(patch)
-            loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight)
+            loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight,
+                                    wrong_side=wrong_side)
             self._apply('pose', self.pose, loss, cfg.optimizer)
             logs['loss/pose'] = float(loss.detach())
             logs.update({f'loss/{k}': float(v.detach()) for k, v in parts.items()})
@@ -263,6 +270,26 @@ class Trainer:
         for name, sched in self.sched.items():
             logs[f'lr/{name}'] = sched.get_last_lr()[0]
         return logs
+
+    def pose_batch(self, batches: List[Batch], gen: torch.Generator
+                   ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """The pose network's (B, 1, S, S) crops and (B, J, 3) normalised targets of one step's
+        batch parts, and which crops show the other side (None when cfg.wrong_side_share is 0)."""
+        cfg = self.cfg
+        wrong = [self._wrong_side(b.depth_mm.shape[0], gen) for b in batches]
+        crops = [pose_crops(b.depth_mm, b.uvd, b.intrinsics, self.model_cfg, cfg.augment,
+                            gen, mirror=_flipped(b.mirror, w, b.depth_mm.shape[0]))
+                 for b, w in zip(batches, wrong)]
+        patch = torch.cat([c[0] for c in crops]).contiguous(memory_format=self.memory_format)
+        target = torch.cat([c[1] for c in crops])
+        return patch, target, None if cfg.wrong_side_share == 0 else torch.cat(wrong)
+
+    def _wrong_side(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """(n,) bool: the crops of a batch part shown as the other side (cfg.wrong_side_share;
+        no random draw when it is 0, so earlier runs replay exactly)."""
+        if self.cfg.wrong_side_share == 0:
+            return torch.zeros(n, dtype=torch.bool)
+        return torch.rand(n, generator=gen) < self.cfg.wrong_side_share
 
     def _apply(self, name: str, model, loss: torch.Tensor, ocfg: OptimConfig) -> None:
         """Backward, optional clipping, optimiser and scheduler step; refuses non-finite losses."""

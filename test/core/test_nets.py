@@ -181,3 +181,29 @@ def test_pose_net_fits_four_frames_better_than_any_constant(variant):
     # fed a blank input, (u, v) 0.47.
     assert uv_err < 0.35 * uv_const, (uv_err, uv_const)
     assert d_err < 0.35 * d_const, (d_err, d_const)
+
+
+def test_wrong_side_crops_are_taught_flat_heatmaps_and_no_depth():
+    """A crop of the other side: its exact own-side answer costs what its heatmaps weigh,
+    flat heatmaps cost nothing whatever the depth; the own-side crop beside it keeps its loss."""
+    from hand_pose_ros.core.nets.pose_net import PoseOutput
+    torch.manual_seed(0)
+    target = torch.rand(2, 4, 3) * 1.6 - 0.8
+    maps = gaussian_heatmaps(target[..., :2], 16, 1.5)[:, None].repeat(1, 2, 1, 1, 1)
+    exact = PoseOutput(maps, target[..., 2].clone(), None, None)
+    wrong = torch.tensor([False, True])
+    loss0, _ = pose_loss(exact, target, 1.5, depth_weight=10.0)
+    loss1, parts1 = pose_loss(exact, target, 1.5, depth_weight=10.0, wrong_side=wrong)
+    assert float(loss0) == pytest.approx(0.0, abs=1e-6)
+    assert float(parts1['heatmap']) == pytest.approx(float((maps[1] ** 2).sum()) / 2, rel=1e-5)
+    flat = maps.clone()
+    flat[1] = 0.0
+    off_depth = target[..., 2].clone()
+    off_depth[1] += 0.5                                   # no depth term for the wrong side
+    loss2, _ = pose_loss(PoseOutput(flat, off_depth, None, None), target, 1.5,
+                         depth_weight=10.0, wrong_side=wrong)
+    assert float(loss2) == pytest.approx(0.0, abs=1e-6) and float(loss1) > 1.0
+    off_depth[0] += 0.5                                   # the own side keeps its depth term
+    loss3, _ = pose_loss(PoseOutput(flat, off_depth, None, None), target, 1.5,
+                         depth_weight=10.0, wrong_side=wrong)
+    assert float(loss3) == pytest.approx(10.0 * 4 * 0.25 / 2, rel=1e-5)

@@ -70,6 +70,25 @@ def test_scene_batches_mirror_every_hand_into_the_network_side(tmp_path):
     assert bool((raw_scores[flipped] > 0).all())
 
 
+def test_wrong_side_crops_show_the_other_chirality(tmp_path):
+    """With wrong_side_share, the marked crops of a step show the hand as the side the network
+    is not trained on (right, for this left-handed one), every other crop its own side; 0 marks
+    none and draws nothing."""
+    cfg = _config(tmp_path, wrong_side_share=0.5, batch_size=16)
+    trainer = Trainer(cfg, str(tmp_path / 'run'), device='cpu')
+    batches = trainer.source.batch(0, 16)
+    patch, target, wrong = trainer.pose_batch(batches, torch.Generator().manual_seed(0))
+    assert patch.shape[0] == 16 and wrong.shape == (16,) and 0 < int(wrong.sum()) < 16
+    scores = handedness_score(target.double(), HAND22)
+    clear = scores.abs() > 0.05                            # a fist can score near 0
+    assert bool((scores[wrong & clear] > 0).all()) and bool((scores[~wrong & clear] < 0).all())
+    assert int((wrong & clear).sum()) >= 3
+    plain = Trainer(_config(tmp_path, batch_size=16), str(tmp_path / 'plain'), device='cpu')
+    assert plain.pose_batch(batches, torch.Generator().manual_seed(0))[2] is None
+    with pytest.raises(ValueError, match='wrong_side_share'):
+        _config(tmp_path, wrong_side_share=1.0)
+
+
 def test_whole_hand_centre_is_the_icvl16_centre():
     spec = dataset_spec('icvl')
     rng = np.random.default_rng(0)
