@@ -20,6 +20,7 @@ import torch
 from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_targets import detector_loss, detector_targets
 from .norm_stats import freeze_batch_norm, recalibrate_batch_norm
+from .scene_eval import match_hands
 from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_train_state,
                       use_bf16)
 from ..core.camera import Intrinsics, uvd_to_xyz
@@ -33,7 +34,6 @@ from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
 
 LOG = logging.getLogger('hand_pose_ros.train_detector')
 VAL_SEED = 7_000_001           # held-out scene sets: seeds never used for training steps
-FOUND_WITHIN_MM = 40.0         # a hand is found when a detection lies this close to its centre
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,9 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
 def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                       threshold: float, max_hands: int = 2, own_depth: bool = False,
                       depth: Optional[Dict[str, float]] = None) -> Dict[str, float]:
-    """Found (within FOUND_WITHIN_MM of the true centre, of the seen hands), false detections
-    and handedness per scene set, through core.detection.decode; each hand's depth read from the
-    frame as inference does (``depth``: surface_depth keywords to try others), or the
+    """Found (within scene_eval.FOUND_WITHIN_MM of the true centre, of the seen hands), false
+    detections and handedness per scene set, through core.detection.decode; each hand's depth
+    read from the frame as inference does (``depth``: surface_depth keywords to try others), or the
     network's own with ``own_depth``."""
     depth = depth or {}
     model.eval()
@@ -159,28 +159,21 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                     for f, ds in zip(b.depth_mm.numpy(), found_b)]
             for i, found_i in enumerate(dets):
                 frames += 1
-                # seen hands first; a hidden one (user_scene.SEEN_FRACTION) is not a hand to
-                # find, and a detection matching it is not false either
-                truth = [k for k in range(b.present.shape[1]) if bool(b.seen[i, k])] + \
-                    [k for k in range(b.present.shape[1]) if bool(b.hidden[i, k])]
-                used = set()
-                for k in truth:
-                    seen = bool(b.seen[i, k])
-                    hands += int(seen)
-                    c = uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0].numpy()
-                    best, best_d = None, FOUND_WITHIN_MM
-                    for j, d in enumerate(found_i):
-                        dxyz = uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(),
-                                          b.intrinsics)[0].numpy()
-                        dist = float(np.linalg.norm(dxyz - c))
-                        if j not in used and dist <= best_d:
-                            best, best_d = j, dist
-                    if best is not None:
-                        used.add(best)
-                    if best is not None and seen:
+                # a hidden hand (user_scene.SEEN_FRACTION) is not a hand to find, and a
+                # detection matching it is not false either (scene_eval.match_hands)
+                truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
+                truth_mm = [uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0]
+                            .numpy() for k in truth]
+                found_mm = [uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(),
+                                       b.intrinsics)[0].numpy() for d in found_i]
+                seen = [bool(b.seen[i, k]) for k in truth]
+                match = match_hands(truth_mm, seen, found_mm)
+                for k, is_seen, best in zip(truth, seen, match):
+                    hands += int(is_seen)
+                    if best is not None and is_seen:
                         found += 1
                         side_ok += int((found_i[best].side == 'left') == bool(b.left[i, k]))
-                false += len(found_i) - len(used)
+                false += len(found_i) - sum(m is not None for m in match)
         if hands:
             out[f'val/{name}/found'] = found / hands
             out[f'val/{name}/handedness'] = side_ok / max(found, 1)

@@ -14,7 +14,7 @@ false either; ``hidden`` counts them and ``found_all`` is the share found of all
 ones included.
 """
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -54,34 +54,45 @@ class SceneScore:
                 'false_per_frame': self.false / self.frames if self.frames else float('nan')}
 
 
-def _score_frame(score: SceneScore, hands, truth: List) -> None:
-    """Match returned hands to true ones (seen hands first, each to its nearest unused returned
-    hand within FOUND_WITHIN_MM) and count; ``truth``: (ICVL16 joints mm, centre mm, left,
-    seen) per true hand."""
-    score.frames += 1
+def match_hands(truth_mm: Sequence[np.ndarray], seen: Sequence[bool],
+                returned_mm: Sequence[np.ndarray]) -> List[Optional[int]]:
+    """For each true hand (centres ``truth_mm``, mm), the index of the returned hand (centres
+    ``returned_mm``, mm) it is matched to, or None: seen hands first, each to its nearest unused
+    returned hand within FOUND_WITHIN_MM; a hidden hand then takes one left near it, so that
+    returned hand is not false either."""
+    match: List[Optional[int]] = [None] * len(truth_mm)
     used = set()
-    for xyz16, center_xyz, left, seen in sorted(truth, key=lambda t: not t[3]):
+    for t in sorted(range(len(truth_mm)), key=lambda t: not seen[t]):
         best, best_d = None, FOUND_WITHIN_MM
-        for j, h in enumerate(hands):
-            d = float(np.linalg.norm(h.center - center_xyz))
+        for j, c in enumerate(returned_mm):
+            d = float(np.linalg.norm(c - truth_mm[t]))
             if j not in used and d <= best_d:
                 best, best_d = j, d
+        if best is not None:
+            used.add(best)
+            match[t] = best
+    return match
+
+
+def _score_frame(score: SceneScore, hands, truth: List) -> None:
+    """Match returned hands to true ones (match_hands) and count; ``truth``: (ICVL16 joints mm,
+    centre mm, left, seen) per true hand."""
+    score.frames += 1
+    match = match_hands([t[1] for t in truth], [t[3] for t in truth], [h.center for h in hands])
+    for (xyz16, _, left, seen), best in zip(truth, match):
         if not seen:
             score.hidden += 1
             score.hidden_found += int(best is not None)
-            if best is not None:
-                used.add(best)
             continue
         score.hands += 1
         if best is None:
             continue
-        used.add(best)
         score.found += 1
         score.side_ok += int((hands[best].handedness == 'left') == left)
         if hands[best].joint_set.name == 'icvl16':
             score.joint_err_sum_mm += float(np.linalg.norm(hands[best].xyz - xyz16, axis=-1)
                                             .mean())
-    score.false += len(hands) - len(used)
+    score.false += len(hands) - sum(m is not None for m in match)
 
 
 def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
