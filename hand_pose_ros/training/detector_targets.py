@@ -67,9 +67,10 @@ def detector_targets(center_uvd: torch.Tensor, present: torch.Tensor, left: torc
             'regress': heat > REGRESS_AT, 'hands': present.sum(1), 'ignore': ignore}
 
 
-def detector_loss(maps: torch.Tensor, target: Dict[str, torch.Tensor]
-                  ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    """Total loss and its parts (heat, side, offset, depth) of raw maps (B, 5, h, w)."""
+def detector_loss(maps: torch.Tensor, target: Dict[str, torch.Tensor],
+                  side_weight: float = 1.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Total loss and its parts (heat, side, offset, depth) of raw maps (B, 5, h, w); the
+    left/right term weighs ``side_weight``."""
     out = split(maps.float())
     t = target['heat']
     p = torch.sigmoid(out.heat).clamp(1e-4, 1 - 1e-4)
@@ -87,5 +88,5 @@ def detector_loss(maps: torch.Tensor, target: Dict[str, torch.Tensor]
             * reg).sum() / n_reg
     offset = ((out.offset - target['offset']).abs().sum(1) * reg).sum() / n_reg
     depth = ((out.depth - target['depth']).abs() * reg).sum() / n_reg
-    total = heat + side + offset + 10.0 * depth
+    total = heat + side_weight * side + offset + 10.0 * depth
     return total, {'heat': heat, 'side': side, 'offset': offset, 'depth': depth}

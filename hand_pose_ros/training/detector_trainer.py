@@ -55,6 +55,7 @@ class DetectorTrainConfig:
     recalibrate_norm_batches: int = 0   # fresh start: batch-norm statistics re-estimated on
     #                                     this many batches of scenes (training/norm_stats.py)
     freeze_norm: bool = False     # train with the running batch-norm statistics, as inference
+    side_weight: float = 1.0      # weight of the left/right term in the loss (the others 1)
     detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
     scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
@@ -66,6 +67,8 @@ class DetectorTrainConfig:
             raise ValueError('steps and batch_size must be >= 1')
         if self.recalibrate_norm_batches < 0:
             raise ValueError('recalibrate_norm_batches must be >= 0')
+        if not self.side_weight >= 0:
+            raise ValueError(f'side_weight must be >= 0, found {self.side_weight}')
 
     def detector_config(self) -> DetectorConfig:
         """The DetectorConfig of this run."""
@@ -381,7 +384,7 @@ class DetectorTrainer(SmallNetTrainer):
                                       b.left.to(self.device), b.intrinsics,
                                       tuple(maps.shape[-2:]), self.det_cfg,
                                       hidden=b.hidden.to(self.device))
-            loss, parts = detector_loss(maps, target)
+            loss, parts = detector_loss(maps, target, cfg.side_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f'detector loss is {float(loss)} at step {self.step}')
             (loss / 2).backward()

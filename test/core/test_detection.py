@@ -118,6 +118,23 @@ def test_loss_is_lowest_at_the_targets_and_penalises_false_peaks():
     assert bool(torch.isfinite(detector_loss(good, empty)[0]))
 
 
+def test_side_weight_scales_only_the_left_right_term():
+    """A wrong side costs side_weight times its cross-entropy; the other terms are unchanged."""
+    small = sampled_intrinsics(KINECT, 4)
+    xyz = torch.tensor([[[0.0, 0.0, 700.0], [0.0, 0.0, 700.0]]])
+    target = detector_targets(xyz_to_uvd(xyz, small), torch.tensor([[True, False]]),
+                              torch.tensor([[True, False]]), small, (32, 40), CFG)
+    wrong = _maps_from_targets(target)
+    wrong[:, 1] = -wrong[:, 1]                                          # every side flipped
+    plain, parts = detector_loss(wrong, target)
+    heavy, heavy_parts = detector_loss(wrong, target, side_weight=5.0)
+    none, _ = detector_loss(wrong, target, side_weight=0.0)
+    assert float(parts['side']) > 1.0
+    assert float(heavy - plain) == pytest.approx(4.0 * float(parts['side']), rel=1e-5)
+    assert float(plain - none) == pytest.approx(float(parts['side']), rel=1e-5)
+    assert float(heavy_parts['side']) == pytest.approx(float(parts['side']))
+
+
 def test_a_hidden_hand_is_neither_a_peak_nor_nothing():
     """A hidden hand gets no bump, its cells weigh nothing in the heat loss (a peak there costs
     nothing, as does no peak), the seen hand's cells keep theirs, and it is not counted."""

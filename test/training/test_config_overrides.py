@@ -55,6 +55,9 @@ def test_unknown_small_net_key_through_set_is_refused():
     assert load_detector_train_config('detector_cpu', ['steps=7']).steps == 7
     with pytest.raises(ValueError, match='unknown keys'):
         load_detector_train_config('detector_cpu', ['stepz=7'])
+    assert load_detector_train_config('detector_cpu', ['side_weight=5']).side_weight == 5.0
+    with pytest.raises(ValueError, match='side_weight must be >= 0'):
+        load_detector_train_config('detector_cpu', ['side_weight=-1'])
 
 
 def test_ablation_config_trains_each_variant_from_one_recipe():
