@@ -170,6 +170,19 @@ def test_a_frozen_norm_run_re_estimates_the_statistics_once_and_then_keeps_them(
         load_detector_train_config(tiny_detector(tmp_path, recalibrate_norm_batches=-1))
 
 
+def test_the_side_weight_reaches_the_training_loss(tmp_path):
+    """The same first step (same seed, weights and scenes) with the left/right term weighed 0
+    and 3: the losses differ by 3 times that term."""
+    steps = {}
+    for w in (0.0, 3.0):
+        cfg = load_detector_train_config(tiny_detector(tmp_path, steps=1, side_weight=w))
+        steps[w] = DetectorTrainer(cfg, str(tmp_path / f'w{w}')).train_step()
+    assert steps[0.0]['side'] == pytest.approx(steps[3.0]['side'], rel=1e-5)
+    assert steps[0.0]['side'] > 0.1
+    assert steps[3.0]['loss'] - steps[0.0]['loss'] == pytest.approx(3.0 * steps[0.0]['side'],
+                                                                    rel=1e-4)
+
+
 def test_every_shipped_training_config_loads_with_its_task():
     from hand_pose_ros.training.config import load_train_config
     folder = Path(__file__).resolve().parents[2] / 'config' / 'train'
