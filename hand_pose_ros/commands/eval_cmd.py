@@ -92,7 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'centre (the pose network alone, as in the ablation)')
     render.add_argument('--stride', type=int, default=1, help='use every N-th frame')
     render.add_argument('--seed', type=int, default=0, help='seed of the sensor-noise model')
-    render.add_argument('--batch-size', type=int, default=32, help='frames per render/estimate')
+    render.add_argument('--batch-size', type=int, default=32,
+                        help='frames per render/estimate (--scenes draws its scenes in batches '
+                        'of this size, one camera per batch: figures compare at one size)')
     render.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda')
     render.add_argument('--precision', default='auto', help='auto, fp32, bf16 or int8')
     render.add_argument('--optimize', default='auto',
