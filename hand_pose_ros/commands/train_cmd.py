@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         trainer.close()
     if trainer.rank == 0:
+        saved = [f'{args.out}/{name}.pt' for name, net in
+                 (('pose', trainer.pose), ('localizer', trainer.loc)) if net is not None]
         print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
-              f'weights in {args.out}/pose.pt and {args.out}/localizer.pt')
+              f'weights in {" and ".join(saved)}')
     return 0
 
 

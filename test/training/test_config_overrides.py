@@ -90,6 +90,8 @@ def test_cli_set_reaches_the_trained_checkpoint(tmp_path):
                           str(path), '--out', str(out), '--set', 'pose.variant=direct'],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert f'weights in {out}/pose.pt\n' in run.stdout            # no localizer trained
+    assert not (out / 'localizer.pt').exists()
     from hand_pose_ros.core.checkpoint import load_pose_model
     model, cfg, meta = load_pose_model(out / 'pose.pt')
     assert cfg.variant == 'direct' and meta['train_config']['pose'] == {'variant': 'direct'}
