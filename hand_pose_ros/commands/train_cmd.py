@@ -52,10 +52,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         trainer.close()
     if trainer.rank == 0:
-        saved = [f'{args.out}/{name}.pt' for name, net in
-                 (('pose', trainer.pose), ('localizer', trainer.loc)) if net is not None]
+        saved = ' and '.join(str(p) for p in trainer.weight_files().values())
         print(f'finished {trainer.step} steps in {trainer.wall_s:.0f} s; {metrics}; '
-              f'weights in {" and ".join(saved)}')
+              f'weights in {saved}')
     return 0
 
 

@@ -212,6 +212,11 @@ class Trainer:
         self.metrics = dict(state.get('metrics', {}))
         _set_rng_state(state['rng'])
 
+    def weight_files(self) -> Dict[str, Path]:
+        """The inference checkpoint of each network this run trains ('pose', 'localizer')."""
+        return {name: self.out / f'{name}.pt'
+                for name, net in (('pose', self.pose), ('localizer', self.loc)) if net is not None}
+
     def save(self) -> None:
         """Atomic training state + inference checkpoints (rank 0 only)."""
         if self.rank != 0:
@@ -220,12 +225,9 @@ class Trainer:
         meta = {'steps': self.step, 'wall_time_s': round(self.wall_s, 1), 'commit': git_commit(),
                 'device': str(self.device), 'world_size': self.world,
                 'train_config': self.cfg.to_dict(), 'metrics': dict(self.metrics)}
-        if self.pose is not None:
-            save_checkpoint(self.out / 'pose.pt', self.pose, self.model_cfg, meta,
-                            half=self.cfg.save_half)
-        if self.loc is not None:
-            save_checkpoint(self.out / 'localizer.pt', self.loc, self.loc_cfg, meta,
-                            half=self.cfg.save_half)
+        nets = {'pose': (self.pose, self.model_cfg), 'localizer': (self.loc, self.loc_cfg)}
+        for name, path in self.weight_files().items():
+            save_checkpoint(path, *nets[name], meta, half=self.cfg.save_half)
 
     def resume(self) -> None:
         """Continue from out_dir/train_state.pt; CheckpointError when it is missing or bad."""
