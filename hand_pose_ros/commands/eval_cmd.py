@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'held-out user scenes per viewpoint (third person, egocentric, robot) '
                         'and N hand-free frames, every camera preset of config/cameras.yaml '
                         '(training/scene_eval.py)')
+    render.add_argument('--misses', action='store_true',
+                        help='--scenes: also say why each missed hand was missed (no detector '
+                        'peak near it, a peak under the weak threshold, a weak peak not '
+                        'confirmed, returned off its centre, ...): a second table, or '
+                        "'misses' in each JSON row; one more detector pass per batch")
     render.add_argument('--detector', default=None, choices=('learned', 'nearest'),
                         help="how hands are found (default: the estimator's: learned when the "
                         'detector is shipped)')
@@ -344,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_scenes(args: argparse.Namespace) -> int:
     """`--scenes N`: the estimator on held-out user scenes; a Markdown table or JSON."""
-    from ..training.scene_eval import evaluate_scenes, scene_table
+    from ..training.scene_eval import evaluate_scenes, miss_table, scene_table
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     if args.scenes < 1 or not 0.0 <= args.min_confidence <= 1.0:
         print(f'hand-pose eval: --scenes must be >= 1 and --min-confidence in [0, 1], found '
@@ -356,7 +361,7 @@ def _run_scenes(args: argparse.Namespace) -> int:
         print(f'hand-pose eval: {exc}', file=sys.stderr)
         return 2
     rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size,
-                           min_confidence=args.min_confidence)
+                           min_confidence=args.min_confidence, misses=args.misses)
     if args.json:
         print(json.dumps({'scenes': rows, 'model': str(est.model_path),
                           'detector': est.detector,
@@ -374,4 +379,7 @@ def _run_scenes(args: argparse.Namespace) -> int:
               f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}, '
               f'hands below mean joint confidence {args.min_confidence:g} not counted')
         print(scene_table(rows))
+        if args.misses:
+            print('\nWhy the missed hands were missed (training/scene_eval.py, miss_reason):')
+            print(miss_table(rows))
     return 0

@@ -12,19 +12,31 @@ in view, behind a held or nearer object, the other hand, or the image border) is
 is not a hand to find (``hands`` counts the seen ones), and a returned hand matching it is not
 false either; ``hidden`` counts them and ``found_all`` is the share found of all hands, hidden
 ones included.
+
+With ``misses`` each set also says why its missed seen hands were missed (miss_reason): no
+detector peak near the hand, a peak too weak to be tried, a weak peak the pose network did not
+confirm, a hand returned off its centre, and so on: what to train next.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
 from ..core.camera import uvd_to_xyz
-from ..core.estimator import HandPoseEstimator
+from ..core.estimator import as_depth_mm, HandPoseEstimator, MAX_HANDS
 from ..core.skeleton import FROM_HAND22
 from ..synthetic.user_scene import SCENE_TYPES, UserSceneGenerator
 
 SCENE_SEED = 9_000_011
 FOUND_WITHIN_MM = 40.0
+# Miss reasons (miss_reason): a detector peak or a returned hand this near a missed hand's
+# true centre (mm) is taken to be its own; peaks are read down to MISS_PEAK_FLOOR (0..1).
+MISS_NEAR_MM = 60.0
+OFF_CENTRE_MM = 90.0
+MISS_PEAK_FLOOR = 0.05
+MISS_REASONS = ('no_peak', 'below_weak', 'weak_unconfirmed', 'not_returned',
+                'low_confidence', 'off_centre')
 _ICVL = list(FROM_HAND22['icvl16'])
 
 
@@ -74,9 +86,39 @@ def match_hands(truth_mm: Sequence[np.ndarray], seen: Sequence[bool],
     return match
 
 
-def _score_frame(score: SceneScore, hands, truth: List) -> None:
+def miss_reason(center_mm: np.ndarray, returned_mm: Sequence[np.ndarray],
+                kept_mm: Sequence[np.ndarray],
+                peaks: Optional[Sequence[Tuple[np.ndarray, float]]],
+                threshold: float, weak: float) -> str:
+    """Why a seen hand whose true centre is ``center_mm`` (mm) was not found, one of
+    MISS_REASONS: 'off_centre' (a counted hand, ``kept_mm``, returned within OFF_CENTRE_MM
+    but beyond FOUND_WITHIN_MM), 'low_confidence' (a hand returned within FOUND_WITHIN_MM,
+    ``returned_mm``, but not counted: under the confidence gate), then by the best learned
+    detector peak within MISS_NEAR_MM (``peaks``: (centre mm, score); None for the nearest-blob
+    finder): 'no_peak', 'below_weak' (under the ``weak`` threshold: never tried),
+    'weak_unconfirmed' (under ``threshold``: the pose network did not confirm it) or
+    'not_returned' (a strong peak, the hand dropped later: localizer, hand cap)."""
+    def near(points: Sequence[np.ndarray], within: float) -> bool:
+        return any(float(np.linalg.norm(p - center_mm)) <= within for p in points)
+
+    if near(kept_mm, OFF_CENTRE_MM):
+        return 'off_centre'
+    if near(returned_mm, FOUND_WITHIN_MM):
+        return 'low_confidence'
+    if peaks is None:
+        return 'not_returned'
+    scores = [s for c, s in peaks if float(np.linalg.norm(c - center_mm)) <= MISS_NEAR_MM]
+    if not scores:
+        return 'no_peak'
+    best = max(scores)
+    if best < weak:
+        return 'below_weak'
+    return 'weak_unconfirmed' if best < threshold else 'not_returned'
+
+
+def _score_frame(score: SceneScore, hands, truth: List) -> List[Optional[int]]:
     """Match returned hands to true ones (match_hands) and count; ``truth``: (ICVL16 joints mm,
-    centre mm, left, seen) per true hand."""
+    centre mm, left, seen) per true hand. Returns the match (match_hands)."""
     score.frames += 1
     match = match_hands([t[1] for t in truth], [t[3] for t in truth], [h.center for h in hands])
     for (xyz16, _, left, seen), best in zip(truth, match):
@@ -93,20 +135,26 @@ def _score_frame(score: SceneScore, hands, truth: List) -> None:
             score.joint_err_sum_mm += float(np.linalg.norm(hands[best].xyz - xyz16, axis=-1)
                                             .mean())
     score.false += len(hands) - sum(m is not None for m in match)
+    return match
 
 
 def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
-                    batch: int = 8, min_confidence: float = 0.0
+                    batch: int = 8, min_confidence: float = 0.0, misses: bool = False
                     ) -> Dict[str, Dict[str, float]]:
     """Per scene set ('third_person', 'egocentric', 'robot', 'hand_free'): SceneScore.row().
     Hands whose mean joint confidence is below ``min_confidence`` count as not returned (the
-    node does not publish them: its min_confidence)."""
+    node does not publish them: its min_confidence). ``misses``: each row also has 'misses',
+    the count of missed seen hands per MISS_REASONS and their median share in view
+    ('visible_median'), at the cost of one more detector pass per batch."""
     gen = UserSceneGenerator(full_resolution=True)
     sets = list(SCENE_TYPES) + ['hand_free']
+    learned = est.detector == 'learned'
     out = {}
     for k, name in enumerate(sets):
         gen.reseed(SCENE_SEED + 101 * seed + k)
         score = SceneScore()
+        why: Dict[str, int] = {r: 0 for r in MISS_REASONS}
+        visible: List[float] = []
         done = 0
         while done < frames_per_type:
             cam = gen.cameras[(done // batch) % len(gen.cameras)]
@@ -115,18 +163,42 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
                            hands=0 if name == 'hand_free' else None,
                            min_hands=0 if name == 'hand_free' else 1)
             results = est.estimate_batch(list(b.depth_mm.numpy()), b.intrinsics)
+            peaks = (_peaks_mm(est, b.depth_mm.numpy(), b.intrinsics) if misses and learned
+                     else [None] * n)
             for i, r in enumerate(results):
-                truth = []
+                truth, shares = [], []
                 for h in range(b.present.shape[1]):
                     if bool(b.present[i, h]):
                         c = uvd_to_xyz(b.center_uvd[i, h][None].double(), b.intrinsics)[0]
                         truth.append((b.hand22[i, h, _ICVL].numpy(), c.numpy(),
                                       bool(b.left[i, h]), bool(b.seen[i, h])))
+                        shares.append(float(b.visible[i, h]))
                 kept = [h for h in r.hands if float(h.confidence.mean()) >= min_confidence]
-                _score_frame(score, kept, truth)
+                match = _score_frame(score, kept, truth)
+                if not misses:
+                    continue
+                for t, m, share in zip(truth, match, shares):
+                    if t[3] and m is None:
+                        why[miss_reason(t[1], [h.center for h in r.hands],
+                                        [h.center for h in kept], peaks[i],
+                                        est.detection_threshold,
+                                        est.weak_detection_threshold)] += 1
+                        visible.append(share)
             done += n
         out[name] = score.row()
+        if misses:
+            out[name]['misses'] = dict(why, visible_median=(float(np.median(visible))
+                                                            if visible else float('nan')))
     return out
+
+
+def _peaks_mm(est: HandPoseEstimator, depths: np.ndarray, intr
+              ) -> List[List[Tuple[np.ndarray, float]]]:
+    """Per frame, the learned detector's peaks down to MISS_PEAK_FLOOR: (centre mm, score)."""
+    frames = [as_depth_mm(f, intr) for f in depths]
+    found = est.detect(frames, intr, MISS_PEAK_FLOOR, 2 * MAX_HANDS)
+    return [[(uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(), intr)[0].numpy(),
+              float(d.score)) for d in dets] for dets in found]
 
 
 def scene_table(rows: Dict[str, Dict[str, float]]) -> str:
@@ -142,4 +214,25 @@ def scene_table(rows: Dict[str, Dict[str, float]]) -> str:
         lines.append(f"| {name} | {r['frames']} | {r['hands']} (+ {r['hidden']}) | "
                      f"{pct(r['found'])} | {pct(r['found_all'])} | {pct(r['handedness'])} | "
                      f"{err} | {r['false_per_frame']:.3f} |")
+    return '\n'.join(lines)
+
+
+MISS_HEADINGS = {'no_peak': f'no peak <= {MISS_NEAR_MM:.0f} mm', 'below_weak': 'peak < weak',
+                 'weak_unconfirmed': 'weak, not confirmed', 'not_returned': 'dropped later',
+                 'low_confidence': 'under --min-confidence',
+                 'off_centre': f'returned {FOUND_WITHIN_MM:.0f}-{OFF_CENTRE_MM:.0f} mm off'}
+
+
+def miss_table(rows: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of why the seen hands of evaluate_scenes(misses=True) were missed."""
+    lines = ['| scenes | missed | ' + ' | '.join(MISS_HEADINGS[r] for r in MISS_REASONS) +
+             ' | median share in view |', '|---' * (len(MISS_REASONS) + 3) + '|']
+    for name, r in rows.items():
+        m = r.get('misses')
+        if m is None or not r['hands']:
+            continue
+        share = '-' if m['visible_median'] != m['visible_median'] else \
+            f"{m['visible_median']:.2f}"
+        lines.append(f"| {name} | {sum(m[x] for x in MISS_REASONS)} | " +
+                     ' | '.join(str(m[x]) for x in MISS_REASONS) + f' | {share} |')
     return '\n'.join(lines)

@@ -10,6 +10,7 @@ import pytest
 from hand_pose_ros.cli import main
 from hand_pose_ros.training import reference
 from hand_pose_ros.training.evaluate import write_uvd
+from hand_pose_ros.training.scene_eval import MISS_REASONS
 
 SKIP_REASON = ('reference folder ../shared/reference/hand-pose-eval not found '
                '(set HAND_POSE_REFERENCE_DIR)')
@@ -284,13 +285,26 @@ def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
     mine.write_bytes(shipped.read_bytes())
     code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
                              '--detector-model', str(mine), '--detection-threshold', '1.0',
-                             '--weak-threshold', '1.0', '--precision', 'fp32')
+                             '--weak-threshold', '1.0', '--precision', 'fp32', '--misses')
     assert code == 0, err
     record = json.loads(out.strip().splitlines()[-1])
     assert record['detector_model'] == str(mine) and record['detection_threshold'] == 1.0
     assert record['weak_detection_threshold'] == 1.0
     assert record['scenes']['third_person']['found'] == 0.0
     assert record['scenes']['hand_free']['false_per_frame'] == 0.0
+    # --misses: every seen hand missed, each for want of a peak at the (unreachable) weak
+    # threshold: none near it at all, or one under it
+    for name in ('third_person', 'egocentric', 'robot'):
+        row = record['scenes'][name]
+        why = row['misses']
+        assert sum(why[r] for r in MISS_REASONS) == row['hands'] >= 1
+        assert why['no_peak'] + why['below_weak'] == row['hands']
+        assert 0.25 <= why['visible_median'] <= 1.0           # seen: at least SEEN_FRACTION
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--misses',
+                             '--detector-model', str(mine), '--detection-threshold', '1.0',
+                             '--weak-threshold', '1.0', '--precision', 'fp32')
+    assert code == 0, err
+    assert 'Why the missed hands were missed' in out and '| peak < weak |' in out
     code, out, err = run_cli(capsys, '--scenes', '2', '--detector-model',
                              str(tmp_path / 'absent.pt'))
     assert code == 2 and 'absent.pt' in err
