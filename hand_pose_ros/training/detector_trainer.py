@@ -26,7 +26,7 @@ from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_t
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.config import DetectorConfig
-from ..core.detection import decode, detector_input, surface_depth
+from ..core.detection import decode, detector_input, sample_frames, surface_depth
 from ..core.nets.detector import HandDetector
 from ..core.precision import memory_format
 from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
@@ -56,6 +56,8 @@ class DetectorTrainConfig:
     #                                     this many batches of scenes (training/norm_stats.py)
     freeze_norm: bool = False     # train with the running batch-norm statistics, as inference
     side_weight: float = 1.0      # weight of the left/right term in the loss (the others 1)
+    full_resolution: bool = False  # render scenes at the camera's resolution and sample them
+    #                                as inference does (sampled_scenes), not at the sampled one
     detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
     scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
@@ -118,6 +120,34 @@ def mirror_scenes(batch: SceneBatch) -> SceneBatch:
                       batch.present, batch.present & ~batch.left, hand22, center, batch.visible)
 
 
+def sampled_scenes(batch: SceneBatch, det: DetectorConfig) -> SceneBatch:
+    """Scenes rendered at a camera's full resolution, sampled as inference samples a camera
+    frame for the detector (core.detection.sample_frames): every s-th pixel, centres in the
+    sampled pixels. A sensor's edges, dropout, noise blocks and flying pixels then have the
+    width they have on a camera, not s times it as in scenes rendered at the sampled size."""
+    depth, intr, s = sample_frames(batch.depth_mm, batch.intrinsics, det)
+    off = s // 2
+    center = batch.center_uvd.clone()
+    center[..., :2] = (center[..., :2] - off) / s
+    center = torch.where(batch.present[..., None], center, torch.zeros_like(center))
+    return SceneBatch(depth.contiguous(), intr, batch.camera, batch.scene, batch.present,
+                      batch.left, batch.hand22, center, batch.visible)
+
+
+def scene_generator(cfg: DetectorTrainConfig, det: DetectorConfig, seed: int
+                    ) -> UserSceneGenerator:
+    """The scene generator of a run: at the detector's sampled resolution, or at the
+    cameras' own with ``cfg.full_resolution`` (then sample with draw_scenes)."""
+    return UserSceneGenerator(det.focal_px, seed=seed, config=_scene_config(cfg),
+                              full_resolution=cfg.full_resolution)
+
+
+def draw_scenes(gen: UserSceneGenerator, det: DetectorConfig, n: int, **kwargs) -> SceneBatch:
+    """``gen.sample(n, **kwargs)`` at the detector's sampled resolution, however rendered."""
+    batch = gen.sample(n, **kwargs)
+    return sampled_scenes(batch, det) if gen.full_resolution else batch
+
+
 def _scene_config(cfg: DetectorTrainConfig) -> UserSceneConfig:
     return UserSceneConfig(**{k: (tuple(v) if isinstance(v, list) else v)
                               for k, v in cfg.scene.items()})
@@ -126,16 +156,16 @@ def _scene_config(cfg: DetectorTrainConfig) -> UserSceneConfig:
 def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, List[SceneBatch]]:
     """Held-out scenes: per scene type (with hands), and hand-free frames; fixed seeds, every
     camera preset in turn."""
-    gen = UserSceneGenerator(det.focal_px, seed=VAL_SEED, config=_scene_config(cfg))
+    gen = scene_generator(cfg, det, VAL_SEED)
     sets: Dict[str, List[SceneBatch]] = {}
     per_cam = max(1, math.ceil(cfg.val_frames / len(gen.cameras)))
     for k, name in enumerate(SCENE_TYPES):
         gen.reseed(VAL_SEED + k)
-        sets[name] = [gen.sample(per_cam, scene=name, camera=c,
-                                 hands=1 + (i % 2))
+        sets[name] = [draw_scenes(gen, det, per_cam, scene=name, camera=c, hands=1 + (i % 2))
                       for i, c in enumerate(gen.cameras)]
     gen.reseed(VAL_SEED + 99)
-    sets['hand_free'] = [gen.sample(per_cam, scene=k % len(SCENE_TYPES), camera=c, hands=0)
+    sets['hand_free'] = [draw_scenes(gen, det, per_cam, scene=k % len(SCENE_TYPES), camera=c,
+                                     hands=0)
                          for k, c in enumerate(gen.cameras)]
     return sets
 
@@ -353,8 +383,7 @@ class DetectorTrainer(SmallNetTrainer):
     def build(self):
         """The detector and its scene generator."""
         self.det_cfg = self.cfg.detector_config()
-        self.scenes = UserSceneGenerator(self.det_cfg.focal_px, seed=self.cfg.seed,
-                                         config=_scene_config(self.cfg))
+        self.scenes = scene_generator(self.cfg, self.det_cfg, self.cfg.seed)
         self._val: Optional[Dict[str, List[SceneBatch]]] = None
         model = HandDetector(self.det_cfg)
         if self.cfg.init_detector:
@@ -368,7 +397,7 @@ class DetectorTrainer(SmallNetTrainer):
         if self.step == 0 and cfg.recalibrate_norm_batches:
             self.recalibrate_norm()
         self.scenes.reseed(cfg.seed * 1_000_003 + self.step)   # resumable: a seed per step
-        batch = self.scenes.sample(cfg.batch_size)
+        batch = draw_scenes(self.scenes, self.det_cfg, cfg.batch_size)
         self.model.train()
         if cfg.freeze_norm:
             freeze_batch_norm(self.model)
@@ -403,7 +432,7 @@ class DetectorTrainer(SmallNetTrainer):
         def inputs():
             for i in range(cfg.recalibrate_norm_batches):
                 self.scenes.reseed(cfg.seed * 1_000_003 + cfg.steps + i)
-                batch = self.scenes.sample(cfg.batch_size)
+                batch = draw_scenes(self.scenes, self.det_cfg, cfg.batch_size)
                 for b in (batch, mirror_scenes(batch)):
                     yield detector_input(b.depth_mm, self.det_cfg).to(self.device).contiguous(
                         memory_format=self.memory_format)

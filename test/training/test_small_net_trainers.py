@@ -223,3 +223,49 @@ def test_the_depth_sweep_applies_each_way_of_reading_a_hands_depth(tmp_path):
     assert sweep['network depth'] == rows['own']
     assert sum(v for k, v in sweep['band 60 mm, behind 500 mm'].items()
                if k.endswith('/found')) == 0
+
+
+def test_full_resolution_scenes_are_sampled_as_inference_samples_a_camera_frame():
+    """full_resolution: scenes rendered at the camera's own resolution reach the detector as a
+    camera frame does (every s-th pixel from s // 2), their centres the same 3-D points in the
+    sampled frame, the same scenes as those rendered at the sampled size (same seed)."""
+    from hand_pose_ros.core.camera import uvd_to_xyz
+    from hand_pose_ros.core.config import DetectorConfig
+    from hand_pose_ros.core.detection import sample_frames
+    from hand_pose_ros.training.detector_trainer import draw_scenes, sampled_scenes
+    from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
+    det = DetectorConfig(width=4)
+    full = UserSceneGenerator(det.focal_px, seed=3, full_resolution=True)
+    b = full.sample(3, hands=2, camera='kinect_v1_640x480')
+    s = sampled_scenes(b, det)
+    small, intr, stride = sample_frames(b.depth_mm, b.intrinsics, det)
+    assert stride == 4 and (s.intrinsics.width, s.intrinsics.height) == (160, 120)
+    assert torch.equal(s.depth_mm, small) and s.intrinsics == intr
+    assert torch.equal(s.depth_mm, b.depth_mm[:, 2::4, 2::4])
+    both = b.present
+    assert torch.allclose(uvd_to_xyz(s.center_uvd[both].double(), s.intrinsics),
+                          uvd_to_xyz(b.center_uvd[both].double(), b.intrinsics), atol=1e-3)
+    assert torch.equal(s.left, b.left) and torch.equal(s.seen, b.seen)
+    # draw_scenes: the same call however the generator renders; sampled-size renders as they are
+    full.reseed(5)
+    low = UserSceneGenerator(det.focal_px, seed=5)
+    a, c = (draw_scenes(g, det, 2, hands=1, camera='kinect_v1_640x480') for g in (full, low))
+    assert a.depth_mm.shape == c.depth_mm.shape == (2, 120, 160)
+    assert torch.allclose(a.center_uvd[:, 0, :2], c.center_uvd[:, 0, :2], atol=1.0)
+
+
+def test_a_full_resolution_run_trains_on_sampled_camera_frames(tmp_path):
+    """A detector run with full_resolution: true renders at the cameras' resolution and trains
+    and validates at the sampled one (its inputs the size of a sampled camera frame)."""
+    cfg = load_detector_train_config(tiny_detector(tmp_path, steps=1, full_resolution=True))
+    assert cfg.full_resolution
+    trainer = DetectorTrainer(cfg, str(tmp_path / 'run'))
+    assert trainer.scenes.full_resolution
+    seen = []
+    trainer.model.register_forward_pre_hook(lambda m, x: seen.append(tuple(x[0].shape[-2:])))
+    out = trainer.train_step()
+    # every preset samples to 214 x 160 or less (padded to 224 x 160), its own frame >= 640 x 480
+    assert out['heat'] > 0 and seen and all(h <= 160 and w <= 224 for h, w in seen)
+    assert all(h % 16 == 0 and w % 16 == 0 for h, w in seen)
+    val = trainer.validate()
+    assert 0.0 <= val['val/robot/found'] <= 1.0
