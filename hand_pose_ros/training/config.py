@@ -51,6 +51,11 @@ class DataConfig:
     # rendered at the sampled focal length scene_focal_px), the rest synthetic frames as above.
     scene_share: float = 0.5
     scene_focal_px: float = 200.0
+    # scenes: render them at each camera's own resolution instead (scene_focal_px unused), so
+    # the sensor's edges, noise and flying pixels in the crops are as wide as a camera makes
+    # them and the hand has the detail inference crops from a camera frame (about 8 times the
+    # rendering time; README, "Finding hands in a real scene").
+    scene_full_resolution: bool = False
     # scenes: how often each viewpoint (third person, egocentric, robot: the order of
     # synthetic/user_scene.SCENE_TYPES) is drawn, relative weights; None: the generator's own.
     scene_probs: Optional[Tuple[float, float, float]] = None

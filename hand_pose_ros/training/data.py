@@ -95,7 +95,8 @@ class SceneMixSource:
         probs = cfg.data.scene_probs
         self.scenes = UserSceneGenerator(
             focal_px=cfg.data.scene_focal_px, seed=cfg.seed,
-            config=None if probs is None else UserSceneConfig(scene_probs=probs))
+            config=None if probs is None else UserSceneConfig(scene_probs=probs),
+            full_resolution=cfg.data.scene_full_resolution)
         if joint_set not in FROM_HAND22:
             raise ValueError(f'data.source scenes: no {joint_set} labels in user scenes; '
                              f'known: {sorted(FROM_HAND22)}')

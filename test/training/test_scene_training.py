@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from hand_pose_ros.core.camera import uvd_to_xyz
 from hand_pose_ros.core.checkpoint import load_pose_model, save_checkpoint
 from hand_pose_ros.core.config import ModelConfig
 from hand_pose_ros.core.crop import hand_center_uvd
@@ -68,6 +69,32 @@ def test_scene_batches_mirror_every_hand_into_the_network_side(tmp_path):
     raw_scores = handedness_score(raw.double(), HAND22)
     flipped = scene.mirror & (raw_scores.abs() > 0.05)
     assert bool((raw_scores[flipped] > 0).all())
+
+
+def test_scene_hands_can_come_from_full_resolution_frames(tmp_path):
+    """data.scene_full_resolution: the scene hands of a step are cut from frames at the
+    camera's own resolution and intrinsics (as inference crops a camera frame), their joints
+    in those pixels; the default renders at the sampled focal length."""
+    from hand_pose_ros.core.specs import camera_spec
+    data = {'source': 'scenes', 'camera': 'icvl', 'scene_share': 1.0}
+    sampled = SceneMixSource(_config(tmp_path, data=data), 'hand22', torch.device('cpu'), 0,
+                             'left')
+    cfg = _config(tmp_path, data=dict(data, scene_full_resolution=True))
+    assert cfg.data.scene_full_resolution and not sampled.scenes.full_resolution
+    full = SceneMixSource(cfg, 'hand22', torch.device('cpu'), 0, 'left')
+    for step in (0, 1):
+        (hands,) = full.batch(step, 2)
+        camera = full.scenes.cameras[step % len(full.scenes.cameras)]
+        own = camera_spec(camera).intrinsics
+        assert hands.intrinsics == own
+        assert tuple(hands.depth_mm.shape[-2:]) == (own.height, own.width)
+        small = sampled.batch(step, 2)[0]
+        assert small.intrinsics.width <= own.width / 2
+        # the same scenes (same seeds), so the same hand: its joints in either frame's pixels
+        # are the same 3-D points, to the few mm the sampled intrinsics move it
+        xyz_full = uvd_to_xyz(hands.uvd[0].double(), own)
+        xyz_small = uvd_to_xyz(small.uvd[0].double(), small.intrinsics)
+        assert float((xyz_full - xyz_small).norm(dim=-1).max()) < 15.0
 
 
 def test_wrong_side_crops_show_the_other_chirality(tmp_path):
