@@ -8,7 +8,7 @@ centre is sampled pixel 4k + 1.5. Peaks of the heat map (3x3 maxima above a thre
 hands; two peaks whose 3D centres lie closer than MIN_HAND_SEPARATION_MM are one hand.
 """
 from dataclasses import dataclass, replace
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 import numpy as np
 import torch
@@ -63,11 +63,17 @@ def sampling_stride(intr: Intrinsics, focal_px: float) -> int:
     return max(1, int(round(intr.fx / focal_px)))
 
 
+def to_sampled_pixels(x: Union[float, torch.Tensor], stride: int) -> Union[float, torch.Tensor]:
+    """Full-frame pixel coordinate(s) ``x`` -> the same point in pixels of the frame sampled
+    every ``stride``-th pixel from pixel stride // 2 (decode maps back)."""
+    return (x - stride // 2) / stride
+
+
 def sampled_intrinsics(intr: Intrinsics, stride: int) -> Intrinsics:
     """Intrinsics of the frame sampled every ``stride``-th pixel from pixel stride // 2."""
     off = stride // 2
-    return Intrinsics(intr.fx / stride, intr.fy / stride, (intr.cx - off) / stride,
-                      (intr.cy - off) / stride, len(range(off, intr.width, stride)),
+    return Intrinsics(intr.fx / stride, intr.fy / stride, to_sampled_pixels(intr.cx, stride),
+                      to_sampled_pixels(intr.cy, stride), len(range(off, intr.width, stride)),
                       len(range(off, intr.height, stride)))
 
 

@@ -26,7 +26,8 @@ from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_t
 from ..core.camera import Intrinsics, uvd_to_xyz
 from ..core.checkpoint import atomic_torch_save, CheckpointError, save_checkpoint
 from ..core.config import DetectorConfig
-from ..core.detection import decode, detector_input, sample_frames, surface_depth
+from ..core.detection import (decode, detector_input, sample_frames, surface_depth,
+                              to_sampled_pixels)
 from ..core.nets.detector import HandDetector
 from ..core.precision import memory_format
 from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneConfig, \
@@ -126,9 +127,8 @@ def sampled_scenes(batch: SceneBatch, det: DetectorConfig) -> SceneBatch:
     sampled pixels. A sensor's edges, dropout, noise blocks and flying pixels then have the
     width they have on a camera, not s times it as in scenes rendered at the sampled size."""
     depth, intr, s = sample_frames(batch.depth_mm, batch.intrinsics, det)
-    off = s // 2
     center = batch.center_uvd.clone()
-    center[..., :2] = (center[..., :2] - off) / s
+    center[..., :2] = to_sampled_pixels(center[..., :2], s)
     center = torch.where(batch.present[..., None], center, torch.zeros_like(center))
     return SceneBatch(depth.contiguous(), intr, batch.camera, batch.scene, batch.present,
                       batch.left, batch.hand22, center, batch.visible)
