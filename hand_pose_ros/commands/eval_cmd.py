@@ -62,8 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--misses', action='store_true',
                         help='--scenes: also say why each missed hand was missed (no detector '
                         'peak near it, a peak under the weak threshold, a weak peak not '
-                        'confirmed, returned off its centre, ...): a second table, or '
-                        "'misses' in each JSON row; one more detector pass per batch")
+                        'confirmed, returned off its centre, ...) and which found hands were '
+                        'told the wrong side, by how flat the true hand is and which way its '
+                        "palm faces: two more tables, or 'misses' and 'sides' in each JSON row; "
+                        'one more detector pass per batch')
     render.add_argument('--detector', default=None, choices=('learned', 'nearest'),
                         help="how hands are found (default: the estimator's: learned when the "
                         'detector is shipped)')
@@ -349,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_scenes(args: argparse.Namespace) -> int:
     """`--scenes N`: the estimator on held-out user scenes; a Markdown table or JSON."""
-    from ..training.scene_eval import evaluate_scenes, miss_table, scene_table
+    from ..training.scene_eval import evaluate_scenes, miss_table, scene_table, side_table
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     if args.scenes < 1 or not 0.0 <= args.min_confidence <= 1.0:
         print(f'hand-pose eval: --scenes must be >= 1 and --min-confidence in [0, 1], found '
@@ -382,4 +384,7 @@ def _run_scenes(args: argparse.Namespace) -> int:
         if args.misses:
             print('\nWhy the missed hands were missed (training/scene_eval.py, miss_reason):')
             print(miss_table(rows))
+            print('\nFound hands told the wrong side, wrong / found, by the true hand '
+                  '(training/scene_eval.py, side_bins):')
+            print(side_table(rows))
     return 0

@@ -45,21 +45,42 @@ def _anchors(js: JointSet) -> Tuple[int, int, int, List[int], List[int]]:
     return palm, bases[0], bases[3], bases, beyond
 
 
+def _unit(v: Array) -> Array:
+    """``v`` (..., 3) scaled to unit length (a zero vector stays zero)."""
+    if isinstance(v, torch.Tensor):
+        return v / torch.sqrt((v * v).sum(-1))[..., None].clamp_min(1e-9)
+    return v / np.maximum(np.sqrt((v * v).sum(-1))[..., None], 1e-9)
+
+
+def _radial_x_distal(xyz: Array, joint_set: JointSet) -> Array:
+    """The unit vector ``radial x distal`` (..., 3): out of a right hand's palm, out of a left
+    hand's back."""
+    palm, index, little, bases, _ = _anchors(joint_set)
+    radial = xyz[..., index, :] - xyz[..., little, :]
+    distal = xyz[..., bases, :].mean(-2) - xyz[..., palm, :]
+    return _unit(torch.linalg.cross(radial, distal, dim=-1) if isinstance(xyz, torch.Tensor)
+                 else np.cross(radial, distal))
+
+
 def handedness_score(xyz: Array, joint_set: JointSet) -> Array:
     """Signed palm-side distance (mm) of the finger and thumb joints: > 0 right, < 0 left.
 
     ``xyz`` (..., J, 3) joints of ``joint_set`` in a right-handed frame (mm); returns (...,).
     """
-    palm, index, little, bases, beyond = _anchors(joint_set)
-    lib = torch if isinstance(xyz, torch.Tensor) else np
-    radial = xyz[..., index, :] - xyz[..., little, :]
-    distal = xyz[..., bases, :].mean(-2) - xyz[..., palm, :]
-    normal = (torch.linalg.cross(radial, distal, dim=-1) if lib is torch
-              else np.cross(radial, distal))
-    norm = lib.sqrt((normal * normal).sum(-1))[..., None]
-    normal = normal / (norm.clamp_min(1e-9) if lib is torch else np.maximum(norm, 1e-9))
+    palm, _, _, _, beyond = _anchors(joint_set)
+    normal = _radial_x_distal(xyz, joint_set)
     offsets = xyz[..., beyond, :] - xyz[..., palm, None, :]
     return (offsets * normal[..., None, :]).sum(-1).mean(-1)
+
+
+def palm_facing_cos(xyz: Array, joint_set: JointSet, left: bool) -> Array:
+    """How squarely the palm faces the camera: the cosine between the palm's outward normal
+    and the direction from the palm centre to the camera (the frame's origin); 1 palm to the
+    camera, -1 back to it, near 0 edge-on. ``xyz`` (..., J, 3) mm in the camera optical frame,
+    ``left`` the hand's true side; returns (...,)."""
+    palm = _anchors(joint_set)[0]
+    outward = _radial_x_distal(xyz, joint_set) * (-1.0 if left else 1.0)
+    return (outward * _unit(-xyz[..., palm, :])).sum(-1)
 
 
 def hand_side(xyz: Array, joint_set: JointSet) -> str:

@@ -15,7 +15,9 @@ ones included.
 
 With ``misses`` each set also says why its missed seen hands were missed (miss_reason): no
 detector peak near the hand, a peak too weak to be tried, a weak peak the pose network did not
-confirm, a hand returned off its centre, and so on: what to train next.
+confirm, a hand returned off its centre, and so on: what to train next; and which found hands
+were told the wrong side, by how flat the true hand is and which way its palm faces
+(side_bins): whether the side errors are hands whose depth alone hardly tells the sides apart.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,7 +27,8 @@ import torch
 
 from ..core.camera import uvd_to_xyz
 from ..core.estimator import as_depth_mm, HandPoseEstimator, MAX_HANDS
-from ..core.skeleton import FROM_HAND22
+from ..core.handedness import handedness_score, palm_facing_cos
+from ..core.skeleton import FROM_HAND22, HAND22
 from ..synthetic.user_scene import SCENE_TYPES, UserSceneGenerator
 
 SCENE_SEED = 9_000_011
@@ -38,6 +41,14 @@ MISS_PEAK_FLOOR = 0.05
 MISS_REASONS = ('no_peak', 'below_weak', 'weak_unconfirmed', 'not_returned',
                 'low_confidence', 'off_centre')
 _ICVL = list(FROM_HAND22['icvl16'])
+# Side errors (side_bins): a true hand's flatness, |handedness_score| (mm: how far its finger
+# and thumb joints lie on the palm side; about 0 for a flat hand), binned at FLAT_EDGES_MM; its
+# palm faces the camera when palm_facing_cos > FACING_COS, its back when < -FACING_COS, else
+# it is edge-on.
+FLAT_EDGES_MM = (5.0, 10.0, 20.0)
+FACING_COS = 0.5
+FLAT_BINS = ('< 5 mm', '5-10 mm', '10-20 mm', '>= 20 mm')
+FACINGS = ('palm', 'edge-on', 'back')
 
 
 @dataclass
@@ -116,6 +127,28 @@ def miss_reason(center_mm: np.ndarray, returned_mm: Sequence[np.ndarray],
     return 'weak_unconfirmed' if best < threshold else 'not_returned'
 
 
+def side_bins(xyz22_mm: np.ndarray, left: bool) -> Tuple[str, str]:
+    """(FLAT_BINS entry, FACINGS entry) of a true hand: its joints (22, 3) mm in the camera
+    optical frame (HAND22) and its true side."""
+    flat = abs(float(handedness_score(xyz22_mm, HAND22)))
+    cos = float(palm_facing_cos(xyz22_mm, HAND22, left))
+    facing = 'palm' if cos > FACING_COS else 'back' if cos < -FACING_COS else 'edge-on'
+    return FLAT_BINS[int(np.searchsorted(FLAT_EDGES_MM, flat, side='right'))], facing
+
+
+def tally_sides(sides: Dict[str, List[int]], hands, truth: List, match: List[Optional[int]],
+                truth22_mm: List[np.ndarray]) -> None:
+    """Add one frame's found seen hands to ``sides`` (side_bins key -> [found, wrong side]):
+    ``hands`` returned, ``truth`` and ``match`` as _score_frame's, ``truth22_mm`` each true
+    hand's HAND22 joints (mm)."""
+    for (_, _, left, seen), m, xyz22 in zip(truth, match, truth22_mm):
+        if seen and m is not None:
+            wrong = int((hands[m].handedness == 'left') != left)
+            for key in side_bins(xyz22, left):
+                sides[key][0] += 1
+                sides[key][1] += wrong
+
+
 def _score_frame(score: SceneScore, hands, truth: List) -> List[Optional[int]]:
     """Match returned hands to true ones (match_hands) and count; ``truth``: (ICVL16 joints mm,
     centre mm, left, seen) per true hand. Returns the match (match_hands)."""
@@ -145,7 +178,8 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
     Hands whose mean joint confidence is below ``min_confidence`` count as not returned (the
     node does not publish them: its min_confidence). ``misses``: each row also has 'misses',
     the count of missed seen hands per MISS_REASONS and their median share in view
-    ('visible_median'), at the cost of one more detector pass per batch."""
+    ('visible_median'), at the cost of one more detector pass per batch, and 'sides': per
+    FLAT_BINS and FACINGS entry of the found hands (side_bins), [found, told the wrong side]."""
     gen = UserSceneGenerator(full_resolution=True)
     sets = list(SCENE_TYPES) + ['hand_free']
     learned = est.detector == 'learned'
@@ -155,6 +189,7 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
         score = SceneScore()
         why: Dict[str, int] = {r: 0 for r in MISS_REASONS}
         visible: List[float] = []
+        sides = {b: [0, 0] for b in FLAT_BINS + FACINGS}
         done = 0
         while done < frames_per_type:
             cam = gen.cameras[(done // batch) % len(gen.cameras)]
@@ -166,17 +201,19 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
             peaks = (_peaks_mm(est, b.depth_mm.numpy(), b.intrinsics) if misses and learned
                      else [None] * n)
             for i, r in enumerate(results):
-                truth, shares = [], []
+                truth, shares, whole = [], [], []
                 for h in range(b.present.shape[1]):
                     if bool(b.present[i, h]):
                         c = uvd_to_xyz(b.center_uvd[i, h][None].double(), b.intrinsics)[0]
                         truth.append((b.hand22[i, h, _ICVL].numpy(), c.numpy(),
                                       bool(b.left[i, h]), bool(b.seen[i, h])))
                         shares.append(float(b.visible[i, h]))
+                        whole.append(b.hand22[i, h].numpy())
                 kept = [h for h in r.hands if float(h.confidence.mean()) >= min_confidence]
                 match = _score_frame(score, kept, truth)
                 if not misses:
                     continue
+                tally_sides(sides, kept, truth, match, whole)
                 for t, m, share in zip(truth, match, shares):
                     if t[3] and m is None:
                         why[miss_reason(t[1], [h.center for h in r.hands],
@@ -189,6 +226,7 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
         if misses:
             out[name]['misses'] = dict(why, visible_median=(float(np.median(visible))
                                                             if visible else float('nan')))
+            out[name]['sides'] = sides
     return out
 
 
@@ -235,4 +273,19 @@ def miss_table(rows: Dict[str, Dict[str, float]]) -> str:
             f"{m['visible_median']:.2f}"
         lines.append(f"| {name} | {sum(m[x] for x in MISS_REASONS)} | " +
                      ' | '.join(str(m[x]) for x in MISS_REASONS) + f' | {share} |')
+    return '\n'.join(lines)
+
+
+def side_table(rows: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of the found hands of evaluate_scenes(misses=True) told the wrong side,
+    by the true hand's flatness and facing (side_bins): 'wrong / found' per column."""
+    keys = FLAT_BINS + FACINGS
+    lines = ['| scenes | ' + ' | '.join(f'flatness {k}' for k in FLAT_BINS) + ' | ' +
+             ' | '.join(f'{k} to camera' if k != 'edge-on' else k for k in FACINGS) + ' |',
+             '|---' * (len(keys) + 1) + '|']
+    for name, r in rows.items():
+        s = r.get('sides')
+        if s is None or not r['hands']:
+            continue
+        lines.append(f'| {name} | ' + ' | '.join(f'{s[k][1]} / {s[k][0]}' for k in keys) + ' |')
     return '\n'.join(lines)

@@ -6,7 +6,7 @@ import torch
 
 from hand_pose_ros.core.camera import uvd_to_xyz
 from hand_pose_ros.core.handedness import (check_side, hand_side, handedness_score,
-                                           mirror_xyz)
+                                           mirror_xyz, palm_facing_cos)
 from hand_pose_ros.core.skeleton import ICVL16
 from hand_pose_ros.core.specs import dataset_spec
 from hand_pose_ros.training.reference import gt_file, reference_dir
@@ -41,6 +41,23 @@ def test_a_right_hand_and_its_mirror_image():
     scores = handedness_score(torch.from_numpy(batch), ICVL16)
     np.testing.assert_allclose(scores.numpy(), handedness_score(batch, ICVL16), rtol=1e-5)
     assert scores[0] > 5.0 and scores[1] < -5.0
+
+
+def test_palm_facing_the_camera_its_back_and_edge_on():
+    right = right_hand_icvl16()                       # palm towards the camera
+    assert palm_facing_cos(right, ICVL16, left=False) > 0.9
+    # its mirror image is a left hand, still palm towards the camera
+    assert palm_facing_cos(mirror_xyz(right), ICVL16, left=True) > 0.9
+    # turned half a turn about the vertical axis (through the palm): back to the camera
+    palm = right[0]
+    half = (right - palm) * [-1.0, 1.0, -1.0] + palm
+    assert hand_side(half, ICVL16) == 'right'
+    assert palm_facing_cos(half, ICVL16, left=False) < -0.9
+    # a quarter turn: edge-on; torch gives the same as numpy
+    quarter = (right - palm) @ np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], np.float32).T + palm
+    assert abs(float(palm_facing_cos(quarter, ICVL16, left=False))) < 0.3
+    np.testing.assert_allclose(palm_facing_cos(torch.from_numpy(half), ICVL16, False).numpy(),
+                               palm_facing_cos(half, ICVL16, False), rtol=1e-5)
 
 
 def test_bad_input_is_a_clear_error():

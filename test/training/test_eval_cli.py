@@ -10,7 +10,7 @@ import pytest
 from hand_pose_ros.cli import main
 from hand_pose_ros.training import reference
 from hand_pose_ros.training.evaluate import write_uvd
-from hand_pose_ros.training.scene_eval import MISS_REASONS
+from hand_pose_ros.training.scene_eval import FACINGS, FLAT_BINS, MISS_REASONS
 
 SKIP_REASON = ('reference folder ../shared/reference/hand-pose-eval not found '
                '(set HAND_POSE_REFERENCE_DIR)')
@@ -300,11 +300,13 @@ def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):
         assert sum(why[r] for r in MISS_REASONS) == row['hands'] >= 1
         assert why['no_peak'] + why['below_weak'] == row['hands']
         assert 0.25 <= why['visible_median'] <= 1.0           # seen: at least SEEN_FRACTION
+        assert all(row['sides'][k] == [0, 0] for k in FLAT_BINS + FACINGS)   # none found
     code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--misses',
                              '--detector-model', str(mine), '--detection-threshold', '1.0',
                              '--weak-threshold', '1.0', '--precision', 'fp32')
     assert code == 0, err
     assert 'Why the missed hands were missed' in out and '| peak < weak |' in out
+    assert 'told the wrong side' in out and '| flatness < 5 mm |' in out
     code, out, err = run_cli(capsys, '--scenes', '2', '--detector-model',
                              str(tmp_path / 'absent.pt'))
     assert code == 2 and 'absent.pt' in err

@@ -3,10 +3,14 @@ a miss nor (when a returned hand matches one) a false hand; each miss has its re
 from types import SimpleNamespace
 
 import numpy as np
+import torch
 
 from hand_pose_ros.core.skeleton import get_joint_set
-from hand_pose_ros.training.scene_eval import (_score_frame, miss_reason, MISS_REASONS,
-                                               miss_table, scene_table, SceneScore)
+from hand_pose_ros.synthetic.hand_model import default_skeleton, forward_kinematics, HandAngles
+from hand_pose_ros.training.scene_eval import (_score_frame, FACINGS, FLAT_BINS, miss_reason,
+                                               MISS_REASONS, miss_table, scene_table,
+                                               SceneScore, side_bins, side_table,
+                                               tally_sides)
 
 ICVL = get_joint_set('icvl16')
 
@@ -81,3 +85,51 @@ def test_the_miss_table_lists_every_reason_and_skips_sets_without_hands():
     table = miss_table(rows).splitlines()
     assert len(table) == 3 and table[0].count('|') == len(MISS_REASONS) + 4
     assert table[2] == '| robot | 21 | 1 | 2 | 3 | 4 | 5 | 6 | 0.81 |'
+
+
+def _model_hand(flex_rad: float, left: bool) -> np.ndarray:
+    """HAND22 joints (mm) of a hand 500 mm in front of the camera, palm towards it (the model
+    frame's palm faces -z), every finger and thumb joint flexed by ``flex_rad``."""
+    z, z1 = torch.zeros(1, 4), torch.zeros(1)
+    angles = HandAngles(z, z + flex_rad, z + flex_rad, z1, z1, z1 + flex_rad, z1 + flex_rad,
+                        z1 + 1.0)
+    return forward_kinematics(angles, default_skeleton(), left)[0].double().numpy() + \
+        [0.0, 0.0, 500.0]
+
+
+def test_side_bins_tell_flat_from_curled_hands_and_palm_from_back():
+    """A flat hand is in the flattest bin, a fist in the most curled, either side; turned half
+    a turn about the vertical through its palm a hand shows the camera its back."""
+    for left in (False, True):
+        for flex, flat in ((0.0, '< 5 mm'), (0.3, '10-20 mm'), (1.2, '>= 20 mm')):
+            xyz = _model_hand(flex, left)
+            assert side_bins(xyz, left) == (flat, 'palm')
+            palm = xyz[1]
+            assert side_bins((xyz - palm) * [-1.0, 1.0, -1.0] + palm, left) == (flat, 'back')
+            # told as the other side, the palm points away: the side given is used
+            assert side_bins(xyz, not left)[1] == 'back'
+
+
+def test_found_hands_are_tallied_by_bin_and_wrong_side():
+    """Only seen, found hands count; one told the wrong side counts in both its bins."""
+    fist, flat = _model_hand(1.2, False), _model_hand(0.0, True) + [200.0, 0.0, 0.0]
+    truth = [_truth(fist[1]), _truth(flat[1], left=True), _truth([0, 0, 900], seen=False),
+             _truth([300, 0, 900])]
+    hands = [_hand(fist[1], 'right'), _hand(flat[1], 'right'), _hand([0, 0, 900])]
+    sides = {k: [0, 0] for k in FLAT_BINS + FACINGS}
+    match = _score_frame(SceneScore(), hands, truth)
+    assert match == [0, 1, 2, None]
+    tally_sides(sides, hands, truth, match, [fist, flat, fist, fist])
+    assert sides['>= 20 mm'] == [1, 0] and sides['< 5 mm'] == [1, 1]
+    assert sides['palm'] == [2, 1] and sides['back'] == [0, 0]
+    assert sum(v[0] for k, v in sides.items() if k in FLAT_BINS) == 2
+
+
+def test_the_side_table_gives_wrong_of_found_per_bin():
+    sides = {k: [10 + i, i] for i, k in enumerate(FLAT_BINS + FACINGS)}
+    rows = {'egocentric': {'hands': 40, 'sides': sides},
+            'hand_free': {'hands': 0, 'sides': {k: [0, 0] for k in sides}}}
+    table = side_table(rows).splitlines()
+    assert len(table) == 3 and table[0].count('|') == len(sides) + 2
+    assert table[2] == '| egocentric | 0 / 10 | 1 / 11 | 2 / 12 | 3 / 13 | 4 / 14 | 5 / 15 | ' \
+        '6 / 16 |'
