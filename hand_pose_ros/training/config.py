@@ -124,6 +124,12 @@ class TrainConfig:
     # flat heatmap targets and no depth loss: the network learns to fit its own side only, so
     # 'auto' handedness (a crop read as it is and mirrored, the better fit wins) separates them.
     wrong_side_share: float = 0.0
+    # > 0: each wrong-side crop is the mirror image of an own-side crop of the same step (one
+    # hand read both ways, as 'auto' handedness reads it), and a hinge loss of this weight asks
+    # the pair's mean heatmap peak (the confidence 'auto' compares) to be at least
+    # side_pair_margin higher read as its own side (losses.py); 0 = wrong-side crops unpaired.
+    side_pair_weight: float = 0.0
+    side_pair_margin: float = 0.3      # in heatmap peak height (targets peak at 1)
     checkpoint_every: int = 500        # steps between atomic checkpoints
     val_every: int = 1000              # steps between validations
     val_frames: int = 64               # held-out frames of the data source (training/data.py)
@@ -153,6 +159,12 @@ class TrainConfig:
             raise ValueError('nothing to train: train_pose and train_localizer are both false')
         if not 0.0 <= self.wrong_side_share < 1.0:
             raise ValueError(f'wrong_side_share must be in [0, 1), found {self.wrong_side_share}')
+        if self.side_pair_weight < 0.0 or not 0.0 < self.side_pair_margin <= 1.0:
+            raise ValueError(f'side_pair_weight must be >= 0 and side_pair_margin in (0, 1], '
+                             f'found {self.side_pair_weight} and {self.side_pair_margin}')
+        if self.side_pair_weight > 0.0 and self.wrong_side_share == 0.0:
+            raise ValueError('side_pair_weight needs wrong-side crops to pair: set '
+                             'wrong_side_share > 0')
         if self.amp not in ('auto', 'bf16', 'off'):
             raise ValueError(f'amp must be auto|bf16|off, found {self.amp!r}')
 

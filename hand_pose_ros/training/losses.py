@@ -7,6 +7,9 @@ of the depth gradient in the shared trunk, and the heatmaps then barely learn). 
 is the squared error of the normalised depth, summed over joints, times ``depth_weight``.
 A crop marked ``wrong_side`` shows a hand of the side the network is not trained on: its
 heatmap target is flat (zero, no joint of the network's hand is there) and it has no depth term.
+``side_pairs`` names (own-side crop, its mirror image) pairs of one batch: a hinge asks each
+pair's mean last-stack heatmap peak (the confidence 'auto' handedness compares read as it is and
+mirrored) to be at least ``pair_margin`` higher on the own side.
 """
 from typing import Dict, Optional, Tuple
 
@@ -18,10 +21,14 @@ from ..core.nets.pose_net import PoseOutput
 
 def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
               depth_weight: float = 1.0, valid: Optional[torch.Tensor] = None,
-              wrong_side: Optional[torch.Tensor] = None
+              wrong_side: Optional[torch.Tensor] = None,
+              side_pairs: Optional[torch.Tensor] = None, pair_weight: float = 0.0,
+              pair_margin: float = 0.3
               ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Total loss and its parts for (B, J, 3) normalised targets; ``valid`` (B, J) masks joints;
-    ``wrong_side`` (B,) bool marks crops of the other side (flat heatmap target, no depth)."""
+    ``wrong_side`` (B,) bool marks crops of the other side (flat heatmap target, no depth);
+    ``side_pairs`` (P, 2) batch indices (own-side crop, its mirror image) add ``pair_weight``
+    times side_pair_loss (heatmap networks only)."""
     b, j, _ = target_nuvd.shape
     w = torch.ones(b, j, device=target_nuvd.device) if valid is None else valid.float()
     own = (torch.ones(b, device=target_nuvd.device) if wrong_side is None
@@ -40,7 +47,23 @@ def pose_loss(out: PoseOutput, target_nuvd: torch.Tensor, sigma_px: float,
     derr = (out.depths.float() - target_nuvd[..., 2]) ** 2
     parts['depth'] = (derr * w * own[:, None]).sum(1).mean()
     total = parts.get('heatmap', parts.get('uv')) + depth_weight * parts['depth']
+    if side_pairs is not None and pair_weight > 0.0 and out.heatmaps is not None:
+        parts['side_pair'] = side_pair_loss(out.heatmaps, side_pairs, pair_margin)
+        total = total + pair_weight * parts['side_pair']
     return total, parts
+
+
+def side_pair_loss(heatmaps: torch.Tensor, side_pairs: torch.Tensor, margin: float
+                   ) -> torch.Tensor:
+    """Mean over (P, 2) (own, mirrored) index pairs of max(0, margin - (c_own - c_mirrored)),
+    c = a crop's last-stack heatmap peak (clamped to [0, 1]) averaged over joints; (B, S, J, H,
+    W) ``heatmaps``. Zero when no pair is given."""
+    if side_pairs.numel() == 0:
+        return heatmaps.new_zeros((), dtype=torch.float32)
+    peak = heatmaps[:, -1].float().flatten(2).amax(-1).clamp(0.0, 1.0).mean(-1)   # (B,)
+    pairs = side_pairs.to(peak.device)
+    gap = peak[pairs[:, 0]] - peak[pairs[:, 1]]
+    return torch.relu(margin - gap).mean()
 
 
 def localizer_loss(pred_center: torch.Tensor, target_center: torch.Tensor) -> torch.Tensor:

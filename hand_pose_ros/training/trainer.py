@@ -89,6 +89,15 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
+def _mirror_pairs(wrong: torch.Tensor) -> torch.Tensor:
+    """(P, 2) long (own-side crop, wrong-side crop) index pairs: the k-th wrong-side crop of
+    (B,) ``wrong`` with the k-th own-side crop, as many as both have."""
+    mirrored = torch.nonzero(wrong).flatten()
+    own = torch.nonzero(~wrong).flatten()
+    p = min(len(mirrored), len(own))
+    return torch.stack([own[:p], mirrored[:p]], dim=1)
+
+
 def _flipped(mirror: Optional[torch.Tensor], wrong: torch.Tensor, n: int
              ) -> Optional[torch.Tensor]:
     """A batch part's mirror flags (None: none mirrored) with the ``wrong`` crops flipped."""
@@ -247,11 +256,13 @@ class Trainer:
         joint_set = self.model_cfg.joint_set
         if self.pose is not None:
             self.pose.train()
-            patch, target, wrong_side = self.pose_batch(batches, gen)
+            patch, target, wrong_side, pairs = self.pose_batch(batches, gen)
             with amp:
                 out = self.pose_ddp(patch)
             loss, parts = pose_loss(out, target, self.model_cfg.sigma, cfg.depth_weight,
-                                    wrong_side=wrong_side)
+                                    wrong_side=wrong_side, side_pairs=pairs,
+                                    pair_weight=cfg.side_pair_weight,
+                                    pair_margin=cfg.side_pair_margin)
             self._apply('pose', self.pose, loss, cfg.optimizer)
             logs['loss/pose'] = float(loss.detach())
             logs.update({f'loss/{k}': float(v.detach()) for k, v in parts.items()})
@@ -274,17 +285,34 @@ class Trainer:
         return logs
 
     def pose_batch(self, batches: List[Batch], gen: torch.Generator
-                   ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+                   ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor],
+                              Optional[torch.Tensor]]:
         """The pose network's (B, 1, S, S) crops and (B, J, 3) normalised targets of one step's
-        batch parts, and which crops show the other side (None when cfg.wrong_side_share is 0)."""
+        batch parts, which crops show the other side (None when cfg.wrong_side_share is 0), and
+        the (P, 2) (own-side crop, its mirror image) index pairs (None unless
+        cfg.side_pair_weight > 0: then each wrong-side crop is an own-side crop mirrored)."""
         cfg = self.cfg
+        paired = cfg.side_pair_weight > 0.0
         wrong = [self._wrong_side(b.depth_mm.shape[0], gen) for b in batches]
-        crops = [pose_crops(b.depth_mm, b.uvd, b.intrinsics, self.model_cfg, cfg.augment,
-                            gen, mirror=_flipped(b.mirror, w, b.depth_mm.shape[0]))
+        crops = [pose_crops(b.depth_mm, b.uvd, b.intrinsics, self.model_cfg, cfg.augment, gen,
+                            mirror=(b.mirror if paired else
+                                    _flipped(b.mirror, w, b.depth_mm.shape[0])))
                  for b, w in zip(batches, wrong)]
-        patch = torch.cat([c[0] for c in crops]).contiguous(memory_format=self.memory_format)
+        patch = torch.cat([c[0] for c in crops])
         target = torch.cat([c[1] for c in crops])
-        return patch, target, None if cfg.wrong_side_share == 0 else torch.cat(wrong)
+        wrong_all = torch.cat(wrong)
+        pairs = None
+        if paired:
+            pairs = _mirror_pairs(wrong_all)
+            # a crop mirrored about its centre is the hand's crop read the other way
+            # (core/crop.py); a wrong-side crop left without a partner is its own mirror
+            own, mirrored = pairs[:, 0], pairs[:, 1]
+            alone = wrong_all.clone()
+            alone[mirrored] = False
+            patch[mirrored] = patch[own].flip(-1)
+            patch[alone] = patch[alone].flip(-1)
+        patch = patch.contiguous(memory_format=self.memory_format)
+        return patch, target, None if cfg.wrong_side_share == 0 else wrong_all, pairs
 
     def _wrong_side(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n,) bool: the crops of a batch part shown as the other side (cfg.wrong_side_share;

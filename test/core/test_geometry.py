@@ -95,6 +95,21 @@ def test_mirror_flips_u_only(icvl):
     torch.testing.assert_close(a[..., 1:], b[..., 1:])
 
 
+@pytest.mark.parametrize('rotation', [None, 0.7])
+def test_a_mirrored_crop_is_the_crop_flipped_left_to_right(icvl, rotation):
+    """Training pairs a crop with its mirror image by flipping the patch (training/trainer.py):
+    the same pixels as cropping mirrored, rotated or not, on an asymmetric frame."""
+    rng = np.random.default_rng(3)
+    frame = torch.from_numpy(rng.uniform(300.0, 600.0, (240, 320)).astype(np.float32))[None]
+    center = torch.tensor([[171.3, 97.8, 450.0]])
+    rot = None if rotation is None else torch.tensor([rotation])
+    plain, _ = crop_cube(frame, center, icvl.intrinsics, 250.0, 64, rotation_rad=rot)
+    mirrored, _ = crop_cube(frame, center, icvl.intrinsics, 250.0, 64, mirror=True,
+                            rotation_rad=rot)
+    torch.testing.assert_close(mirrored, plain.flip(-1))
+    assert not torch.equal(mirrored, plain)
+
+
 def test_crop_samples_depth_at_the_right_place(icvl):
     frame = blob_frame(center=(200, 90), depth=450.0, radius=20)
     depth = torch.from_numpy(frame)[None]

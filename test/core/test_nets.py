@@ -207,3 +207,35 @@ def test_wrong_side_crops_are_taught_flat_heatmaps_and_no_depth():
     loss3, _ = pose_loss(PoseOutput(flat, off_depth, None, None), target, 1.5,
                          depth_weight=10.0, wrong_side=wrong)
     assert float(loss3) == pytest.approx(10.0 * 4 * 0.25 / 2, rel=1e-5)
+
+
+def test_side_pairs_ask_the_own_side_to_read_more_confidently_by_the_margin():
+    """The pair hinge: zero when the own-side crop's mean peak beats its mirror image's by the
+    margin, margin minus the gap otherwise (peaks clamped to 1, mean over pairs), and its
+    gradient raises the own side's peaks and lowers the mirrored one's."""
+    from hand_pose_ros.core.nets.pose_net import PoseOutput
+    from hand_pose_ros.training.losses import side_pair_loss
+    maps = torch.zeros(4, 2, 3, 8, 8)
+    maps[0, -1, :, 2, 2] = 0.9          # own 0.9 vs mirrored 0.5: gap 0.4 > 0.3, no loss
+    maps[1, -1, :, 5, 5] = 0.5
+    maps[2, -1, :, 1, 6] = torch.tensor([0.6, 0.6, 1.5])   # own mean (0.6+0.6+1)/3
+    maps[3, -1, :, 3, 3] = 0.7          # mirrored reads better: gap negative
+    maps[:, 0] = 5.0                    # the first stack does not count
+    pairs = torch.tensor([[0, 1], [2, 3]])
+    want = (0.0 + (0.3 - ((0.6 + 0.6 + 1.0) / 3 - 0.7))) / 2
+    assert float(side_pair_loss(maps, pairs, 0.3)) == pytest.approx(want, rel=1e-5)
+    assert float(side_pair_loss(maps, pairs[:1], 0.3)) == 0.0
+    assert float(side_pair_loss(maps, torch.zeros(0, 2, dtype=torch.long), 0.3)) == 0.0
+    leaf = maps.clone().requires_grad_(True)
+    side_pair_loss(leaf, pairs, 0.3).backward()
+    assert float(leaf.grad[2, -1, 0, 1, 6]) < 0 < float(leaf.grad[3, -1, 0, 3, 3])
+    assert float(leaf.grad[2, -1, 2, 1, 6]) == 0.0          # clamped above 1
+    assert float(leaf.grad[0].abs().sum()) == 0.0           # a pair past the margin
+    # pose_loss adds it with its weight, heatmap networks only
+    target = torch.zeros(4, 3, 3)
+    out = PoseOutput(maps, torch.zeros(4, 3), None, None)
+    base, parts0 = pose_loss(out, target, 1.5)
+    total, parts = pose_loss(out, target, 1.5, side_pairs=pairs, pair_weight=10.0)
+    assert 'side_pair' not in parts0
+    assert float(parts['side_pair']) == pytest.approx(want, rel=1e-5)
+    assert float(total) == pytest.approx(float(base) + 10.0 * want, rel=1e-6)

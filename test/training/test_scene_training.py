@@ -104,8 +104,8 @@ def test_wrong_side_crops_show_the_other_chirality(tmp_path):
     cfg = _config(tmp_path, wrong_side_share=0.5, batch_size=16)
     trainer = Trainer(cfg, str(tmp_path / 'run'), device='cpu')
     batches = trainer.source.batch(0, 16)
-    patch, target, wrong = trainer.pose_batch(batches, torch.Generator().manual_seed(0))
-    assert patch.shape[0] == 16 and wrong.shape == (16,) and 0 < int(wrong.sum()) < 16
+    patch, target, wrong, pairs = trainer.pose_batch(batches, torch.Generator().manual_seed(0))
+    assert pairs is None and patch.shape[0] == 16 and wrong.shape == (16,) and 0 < int(wrong.sum()) < 16
     scores = handedness_score(target.double(), HAND22)
     clear = scores.abs() > 0.05                            # a fist can score near 0
     assert bool((scores[wrong & clear] > 0).all()) and bool((scores[~wrong & clear] < 0).all())
@@ -114,6 +114,38 @@ def test_wrong_side_crops_show_the_other_chirality(tmp_path):
     assert plain.pose_batch(batches, torch.Generator().manual_seed(0))[2] is None
     with pytest.raises(ValueError, match='wrong_side_share'):
         _config(tmp_path, wrong_side_share=1.0)
+
+
+def test_side_pairs_show_one_hand_read_both_ways(tmp_path):
+    """With side_pair_weight, each wrong-side crop is the mirror image of an own-side crop of
+    the same step (one pair per wrong-side crop while own-side crops last), every own-side crop
+    is cropped as its side; the pair loss is logged; without wrong-side crops it is refused."""
+    cfg = _config(tmp_path, wrong_side_share=0.4, side_pair_weight=10.0, batch_size=16)
+    trainer = Trainer(cfg, str(tmp_path / 'run'), device='cpu')
+    batches = trainer.source.batch(0, 16)
+    patch, target, wrong, pairs = trainer.pose_batch(batches, torch.Generator().manual_seed(0))
+    n_wrong = int(wrong.sum())
+    assert 0 < n_wrong <= 8 and pairs.shape == (n_wrong, 2)
+    assert bool(wrong[pairs[:, 1]].all()) and not bool(wrong[pairs[:, 0]].any())
+    assert len(set(pairs[:, 0].tolist())) == n_wrong
+    for own, mirrored in pairs.tolist():
+        torch.testing.assert_close(patch[mirrored], patch[own].flip(-1))
+        assert not torch.equal(patch[mirrored], patch[own])
+    # the own-side crops are the ones the unpaired trainer cuts for them
+    plain = Trainer(_config(tmp_path, wrong_side_share=0.4, batch_size=16),
+                    str(tmp_path / 'plain'), device='cpu')
+    ref = plain.pose_batch(batches, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(wrong, ref[2])
+    torch.testing.assert_close(patch[~wrong], ref[0][~wrong])
+    scores = handedness_score(target.double(), HAND22)
+    clear = scores.abs() > 0.05
+    assert bool((scores[~wrong & clear] < 0).all())       # own side: this network's left
+    logs = trainer.train_step()
+    assert logs['loss/side_pair'] >= 0.0 and 'loss/side_pair' not in plain.train_step()
+    with pytest.raises(ValueError, match='side_pair_weight'):
+        _config(tmp_path, side_pair_weight=1.0)
+    with pytest.raises(ValueError, match='side_pair_margin'):
+        _config(tmp_path, wrong_side_share=0.25, side_pair_weight=1.0, side_pair_margin=0.0)
 
 
 def test_whole_hand_centre_is_the_icvl16_centre():
