@@ -1,6 +1,7 @@
-"""hand_pose_node under load over real DDS: twice the processing rate keeps latency bounded
-(newest frame wins, drops are counted) and resident memory stays flat over 2,000 frames.
-Bounds are relative to the processing time measured here, never absolute."""
+"""hand_pose_node under load over real DDS: a burst far faster than processing is answered
+newest-frame-wins (drops counted, the last frame answered) and resident memory stays flat over
+2,000 frames. Only counts, order and memory are asserted; pacing is relative to the processing
+time measured here. Latency figures belong to ``hand-pose bench``."""
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ from test.ros.harness import FrameSender, stamp_ns, tiny_node_parameters  # noqa
 
 INTR = Intrinsics(120.0, 120.0, 79.5, 59.5, 160, 120)
 FRAME = blob_frame(shape=(120, 160), center=(85, 55), depth=450.0, radius=15)
-FLOOD_FRAMES = 200
+BURST_FRAMES = 100
 MEMORY_FRAMES = 2000
 MEMORY_WARMUP = 300
 MAX_RSS_GROWTH_KB = 30 * 1024
@@ -32,6 +33,7 @@ class Load:
         self.proc = proc
         self.sender = FrameSender(probe, INTR)
         self.answers = {}
+        self.order = []   # answered stamps in arrival order
         self.diag = probe.subscribe(DiagnosticArray, '/diagnostics')
         self.joints = probe.subscribe(PoseArray, '/hand_pose_node/joints')
         probe.node.create_subscription(PoseArray, '/hand_pose_node/joints', self._on_joints, 100)
@@ -40,6 +42,7 @@ class Load:
 
     def _on_joints(self, msg) -> None:
         self.answers[stamp_ns(msg.header)] = time.monotonic()
+        self.order.append(stamp_ns(msg.header))
 
     def send(self, depth=FRAME) -> int:
         """Publish one frame; its stamp key."""
@@ -84,33 +87,30 @@ def service_time_s(load: Load, frames: int = 15) -> float:
 
 
 def test_overload_newest_frame_wins(load):
-    period_s = service_time_s(load)
+    """A burst sent far faster than the node processes: the newest frame is answered, answers
+    come in stamp order, most frames are dropped and every drop is counted.
+
+    Only counts and order are asserted, never wall-clock times: a stall of either process
+    (seen on CI) adds at most one answer, since the node takes the newest frame and idles."""
     start = load.wait_settled(len(load.answers))   # counters including every frame so far
-    sent = {}
-    t0 = time.monotonic()
-    for i in range(FLOOD_FRAMES):           # twice the processing rate
-        delay = t0 + i * period_s / 2 - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        sent[load.send()] = time.monotonic()
-    last = list(sent)[-1]
-    assert load.wait_answer(last), 'the newest frame is always processed'
-    answered = [k for k in sent if k in load.answers]
-    latencies = np.array([load.answers[k] - sent[k] for k in answered])
+    first_answer = len(load.order)
+    keys = [load.send() for _ in range(BURST_FRAMES)]
+    assert load.wait_answer(keys[-1]), 'the newest frame is always processed'
+    answered = [k for k in keys if k in load.answers]
     counters = load.wait_settled(int(start.get('frames_out', 0)) + len(answered))
     dropped = int(counters['dropped_frames']) - int(start.get('dropped_frames', 0))
     received = int(counters['frames_in']) - int(start.get('frames_in', 0))
+    # newest wins: no older frame is answered after a newer one (not a stack, not reordered)
+    assert load.order[first_answer:] == answered
+    # a FIFO would answer the whole burst; newest-wins answers about one frame per processing
+    # time of the burst's sending (here 100 publishes take a few processing times)
+    assert len(answered) <= BURST_FRAMES // 2, len(answered)
     # the node drops what it cannot process (counted); DDS may discard a few more from the
     # subscription queue before the node sees them (not countable by the node)
-    assert dropped > 0 and len(answered) < FLOOD_FRAMES
-    assert len(answered) + dropped <= received <= FLOOD_FRAMES + 5
-    # A FIFO queue would end FLOOD_FRAMES / 2 processing times behind; newest-wins stays near
-    # one or two. The bound sits far between the two.
-    bound_s = FLOOD_FRAMES / 8 * period_s
-    assert latencies.max() < bound_s, (latencies.max(), period_s)
-    print(f'service {period_s * 1e3:.1f} ms; flood: {len(answered)}/{FLOOD_FRAMES} answered, '
-          f'{dropped} dropped, latency p50 {np.median(latencies) * 1e3:.1f} ms, '
-          f'max {latencies.max() * 1e3:.1f} ms')
+    assert dropped > 0
+    assert len(answered) + dropped <= received <= BURST_FRAMES
+    print(f'burst: {len(answered)}/{BURST_FRAMES} answered, {dropped} dropped, '
+          f'{received} received by the node')
 
 
 def test_resident_memory_stays_flat(load):
