@@ -72,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument('--detector-model', default='default', metavar='PATH',
                         help="the hand detector's weights: 'default' (the model's own) or a "
                         'checkpoint / exported file (a detector you trained)')
+    render.add_argument('--side-model', default='default', metavar='PATH',
+                        help="the left/right classifier used under handedness auto: 'default' "
+                        "(the model's own, if it has one), 'none' (the pose network reads "
+                        'each crop as it is and mirrored) or a checkpoint (one you trained)')
     render.add_argument('--detection-threshold', type=float, default=None, metavar='SCORE',
                         help="lowest detector score (0..1) of a hand (default: the "
                         "estimator's)")
@@ -194,7 +198,7 @@ def _estimator(args: argparse.Namespace, handedness: str, joint_order: Optional[
             args.model, localizer, device=args.device, precision=args.precision,
             optimize=args.optimize, calibration=int8_calibration(args.precision),
             handedness=args.handedness or handedness, joint_order=joint_order,
-            detector_model=args.detector_model,
+            detector_model=args.detector_model, side_model=args.side_model,
             **({} if args.detector is None else {'detector': args.detector}),
             **({} if args.localizer_passes is None else
                {'localizer_passes': args.localizer_passes}),
@@ -368,6 +372,7 @@ def _run_scenes(args: argparse.Namespace) -> int:
         print(json.dumps({'scenes': rows, 'model': str(est.model_path),
                           'detector': est.detector,
                           'detector_model': str(est.detector_path or ''),
+                          'side_model': str(est.side_path or ''),
                           'detection_threshold': est.detection_threshold,
                           'weak_detection_threshold': est.weak_detection_threshold,
                           'handedness': est.handedness,
@@ -378,7 +383,8 @@ def _run_scenes(args: argparse.Namespace) -> int:
               f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}, '
               f'weak {est.weak_detection_threshold:.2f}), '
               'handedness '
-              f'{est.handedness}, {est.localizer_passes} localizer passes, seed {args.seed}, '
+              f'{est.handedness} (sides told by {est.side_path or "the pose network"}), '
+              f'{est.localizer_passes} localizer passes, seed {args.seed}, '
               f'hands below mean joint confidence {args.min_confidence:g} not counted')
         print(scene_table(rows))
         if args.misses:

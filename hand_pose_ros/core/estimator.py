@@ -261,6 +261,7 @@ class HandPoseEstimator:
         self._joint_index = list(joint_selection(self.config.joint_set, order))
         self.joint_set: JointSet = get_joint_set(order)
         self.hand_detector, self.side_classifier = hand_detector, side_classifier
+        self.side_path: Optional[Path] = None      # the classifier's file (from_files)
         for net in (hand_detector, side_classifier):
             if net is not None:
                 net.to(self.device).eval()
@@ -361,6 +362,7 @@ class HandPoseEstimator:
         est = cls(net, loc, device=device, hand_detector=hand_detector,
                   side_classifier=side_net, **kwargs)
         est.model_path, est.localizer_path, est.detector_path = pose_path, loc_path, det_path
+        est.side_path = side_path
         return est
 
     def configure(self, near_mm: Optional[float] = None, far_mm: Optional[float] = None,

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from hand_pose_ros.cli import main
 from hand_pose_ros.training import reference
@@ -271,6 +272,35 @@ def test_scenes_mode_reports_every_viewpoint_and_hand_free_frames(capsys):
     assert code == 2 and '--scenes must be >= 1' in err
     code, out, err = run_cli(capsys, '--scenes', '2', '--min-confidence', '1.5')
     assert code == 2 and '--min-confidence in [0, 1]' in err
+
+
+def test_scenes_mode_takes_a_side_classifier_file(capsys, tmp_path):
+    """`--side-model PATH`: that left/right classifier tells the sides (named in the JSON and
+    the header); 'none' leaves them to the pose network; a missing file is a clear error."""
+    from hand_pose_ros.core.checkpoint import save_checkpoint
+    from hand_pose_ros.core.config import SideConfig
+    from hand_pose_ros.core.nets.side import SideClassifier
+    net = SideClassifier(SideConfig(width=4, input_size=32, cube_mm=600.0))
+    with torch.no_grad():
+        net.fc.weight.zero_()
+        net.fc.bias.fill_(50.0)            # "left", whatever it sees
+    mine = tmp_path / 'always_left.pt'
+    save_checkpoint(mine, net, net.config, {'steps': 0})
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
+                             '--side-model', str(mine), '--precision', 'fp32',
+                             '--handedness', 'auto')
+    assert code == 0, err
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record['side_model'] == str(mine)
+    code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
+                             '--side-model', 'none', '--precision', 'fp32')
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])['side_model'] == ''
+    code, out, err = run_cli(capsys, '--scenes', '1', '--batch-size', '1',
+                             '--side-model', str(mine), '--precision', 'fp32')
+    assert code == 0 and f'sides told by {mine}' in out, err
+    code, out, err = run_cli(capsys, '--scenes', '1', '--side-model', str(tmp_path / 'no.pt'))
+    assert code == 2 and 'no.pt' in err
 
 
 def test_scenes_mode_takes_a_detector_file_and_a_threshold(capsys, tmp_path):

@@ -30,12 +30,20 @@ def tiny_detector(tmp_path: Path, **overrides) -> Path:
     return _yaml(tmp_path, cfg, 'det.yaml')
 
 
-def tiny_side(tmp_path: Path) -> Path:
+def tiny_side(tmp_path: Path, **overrides) -> Path:
     """A tiny left/right classifier training config."""
-    return _yaml(tmp_path, {'task': 'side', 'steps': 4, 'batch_size': 2, 'checkpoint_every': 2,
-                            'val_every': 4, 'val_frames': 4, 'threads': 1,
-                            'side': {'width': 4, 'input_size': 64},
-                            'optimizer': {'name': 'adamw', 'lr': 1e-3}}, 'side.yaml')
+    cfg = {'task': 'side', 'steps': 4, 'batch_size': 2, 'checkpoint_every': 2,
+           'val_every': 4, 'val_frames': 4, 'threads': 1,
+           'side': {'width': 4, 'input_size': 64},
+           'optimizer': {'name': 'adamw', 'lr': 1e-3}}
+    cfg.update(overrides)
+    return _yaml(tmp_path, cfg, 'side.yaml')
+
+
+def tiny_scene_side(tmp_path: Path) -> Path:
+    """A tiny left/right classifier training config on user scenes."""
+    return tiny_side(tmp_path, data='scenes', val_frames=2, rotation_deg=10.0,
+                     side={'width': 4, 'input_size': 32, 'cube_mm': 600.0})
 
 
 def test_shipped_configs_load_and_say_their_task():
@@ -54,10 +62,12 @@ def test_unknown_keys_are_refused(tmp_path):
         load_detector_train_config(tiny_detector(tmp_path, scene={'hand_prob': 0.5}))
 
 
-@pytest.mark.parametrize('kind', ['detector', 'side'])
+@pytest.mark.parametrize('kind', ['detector', 'side', 'scene_side'])
 def test_resume_continues_exactly_and_the_checkpoint_loads(tmp_path, kind):
-    load, cls, tiny = ((load_detector_train_config, DetectorTrainer, tiny_detector)
-                       if kind == 'detector' else (load_side_train_config, SideTrainer, tiny_side))
+    load, cls, tiny = {
+        'detector': (load_detector_train_config, DetectorTrainer, tiny_detector),
+        'side': (load_side_train_config, SideTrainer, tiny_side),
+        'scene_side': (load_side_train_config, SideTrainer, tiny_scene_side)}[kind]
     cfg = load(tiny(tmp_path))
     straight = cls(cfg, str(tmp_path / 'a'))
     straight.fit()
@@ -74,10 +84,16 @@ def test_resume_continues_exactly_and_the_checkpoint_loads(tmp_path, kind):
     for k, v in second.model.state_dict().items():
         torch.testing.assert_close(v, expected[k], rtol=0, atol=1e-6, msg=k)
     loader = load_detector if kind == 'detector' else load_side_classifier
-    net, net_cfg, meta = loader(tmp_path / 'b' / f'{kind}.pt')
+    net, net_cfg, meta = loader(tmp_path / 'b' / f'{cls.KIND}.pt')
     assert meta['steps'] == 4 and net_cfg.width == 4
     assert any(k.startswith('val/') for k in meta['metrics'])
-    other = load(tiny(tmp_path)) if kind == 'side' else load(tiny_detector(tmp_path, seed=9))
+    if kind == 'scene_side':     # held-out scenes are scored per viewpoint
+        assert net_cfg.cube_mm == 600.0
+        assert {'val/side_accuracy_third_person', 'val/side_accuracy_egocentric',
+                'val/side_accuracy_robot'} <= set(meta['metrics'])
+        assert all(0.0 <= v <= 1.0 for k, v in meta['metrics'].items()
+                   if k.startswith('val/side_accuracy'))
+    other = load(tiny(tmp_path)) if kind != 'detector' else load(tiny_detector(tmp_path, seed=9))
     if kind == 'detector':
         with pytest.raises(CheckpointError, match='differs'):
             cls(other, str(tmp_path / 'b')).resume()
@@ -130,6 +146,38 @@ def test_side_crops_pair_each_crop_with_its_mirror_and_the_opposite_label():
     assert tuple(x.shape) == (8, 1, 64, 64)
     assert torch.equal(x[4:], x[:4].flip(-1))
     assert torch.equal(y[:4], b.left.float()) and torch.equal(y[4:], 1 - b.left.float())
+
+
+def test_scene_side_crops_take_every_seen_hand_with_its_own_side():
+    """Two-handed scenes: one crop per seen hand (one of each side, so both labels occur), its
+    label that hand's side, centred on it without augmentation, then the mirror images with
+    the opposite labels; hidden hands give no crop."""
+    from hand_pose_ros.core.config import SideConfig
+    from hand_pose_ros.synthetic.user_scene import UserSceneGenerator
+    from hand_pose_ros.training.side_trainer import scene_side_crops
+    b = UserSceneGenerator(seed=4).sample(6, hands=2, camera='kinect_v1_640x480')
+    seen = b.seen
+    assert bool(seen.any())
+    cfg = SideConfig(width=4, input_size=32, cube_mm=600.0)
+    x, y, view = scene_side_crops(b, cfg, torch.Generator().manual_seed(0), 15.0,
+                                  augment=False)
+    n = int(seen.sum())
+    assert tuple(x.shape) == (2 * n, 1, 32, 32)
+    frame, slot = seen.nonzero(as_tuple=True)
+    assert torch.equal(y[:n], b.left[frame, slot].float()) and torch.equal(y[n:], 1 - y[:n])
+    assert {0.0, 1.0} <= set(y[:n].tolist())
+    assert torch.equal(x[n:], x[:n].flip(-1)) and torch.equal(view, b.scene[frame].repeat(2))
+    # unaugmented: the crop's centre pixel lies on the hand (normalised depth near 0)
+    centre = x[:n, 0, 15:17, 15:17].abs().amin((1, 2))
+    assert float((centre < 0.5).float().mean()) >= 0.75
+
+
+def test_side_configs_refuse_bad_turns_and_data(tmp_path):
+    with pytest.raises(ValueError, match='data'):
+        load_side_train_config(tiny_side(tmp_path, data='photos'))
+    with pytest.raises(ValueError, match='rotation_deg'):
+        load_side_train_config(tiny_side(tmp_path, rotation_deg=200.0))
+    assert load_side_train_config(tiny_side(tmp_path)).rotation_deg == 180.0   # as before
 
 
 def test_cli_trains_the_detector_and_reports_bad_configs(tmp_path):
