@@ -119,10 +119,17 @@ class SideConfig(_Config):
     width: int = 16                # channels of the first stage (doubled twice)
     input_size: int = 128          # crop edge in pixels
     cube_mm: float = 250.0         # cube edge around the hand centre (mm)
+    context_cube_mm: float = 0.0   # > 0: a second channel, a wider cube around the same centre
 
     def __post_init__(self) -> None:
-        if self.width < 4 or self.input_size % 16 or self.cube_mm <= 0:
+        if self.width < 4 or self.input_size % 16 or self.cube_mm <= 0 or \
+                not (self.context_cube_mm == 0 or self.context_cube_mm > self.cube_mm):
             raise ValueError(f'invalid SideConfig {self}')
+
+    @property
+    def channels(self) -> int:
+        """Input channels: the hand's cube, and the context cube where there is one."""
+        return 2 if self.context_cube_mm > 0 else 1
 
 
 # Pose networks stored before their handedness was recorded were all trained on renders with the

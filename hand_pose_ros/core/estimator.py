@@ -43,7 +43,7 @@ from .handedness import SIDES
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
-from .nets.side import SideClassifier
+from .nets.side import side_input, SideClassifier
 from .precision import build_runner, calibration_runtime, resolve_runtime, Runtime
 from .resources import resolve_detector_file, resolve_model_files
 from .side_memory import SideMemory
@@ -530,8 +530,7 @@ class HandPoseEstimator:
         """Each hand's side by the left/right classifier on its (unmirrored) crop. Two hands
         of one frame said to be the same side are one user's two hands: the less certain one
         takes the other side."""
-        scfg = self.side_classifier.config
-        patch, _ = crop_cube(depth_t, center, intr, scfg.cube_mm, scfg.input_size)
+        patch = side_input(depth_t, center, intr, self.side_classifier.config)
         p_left = torch.sigmoid(self.side_classifier(patch).float()).cpu().numpy()
         sides = ['left' if p > 0.5 else 'right' for p in p_left]
         for ks in frame_pairs(owner):

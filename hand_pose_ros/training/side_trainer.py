@@ -27,8 +27,8 @@ from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_trainer import SmallNetTrainer
 from ..core.camera import uvd_to_xyz, xyz_to_uvd
 from ..core.config import SideConfig
-from ..core.crop import crop_cube, hand_center_uvd
-from ..core.nets.side import SideClassifier
+from ..core.crop import hand_center_uvd
+from ..core.nets.side import side_input, SideClassifier
 from ..core.specs import dataset_spec
 
 VAL_SEED = 8_000_003          # held-out sets (scenes: + the viewpoint's index), never trained on
@@ -92,7 +92,7 @@ def side_crops(depth_mm: torch.Tensor, uvd: torch.Tensor, left: torch.Tensor, in
 def side_crops_at(depth_mm: torch.Tensor, center_uvd: torch.Tensor, left: torch.Tensor, intr,
                   cfg: SideConfig, gen: torch.Generator, jitter_mm: float,
                   augment: bool = True, rotation_deg: float = 180.0):
-    """(2B, 1, S, S) crops of frames ``depth_mm`` (B, H, W) mm around hand centres
+    """(2B, C, S, S) crops (side_input) of frames ``depth_mm`` (B, H, W) mm around hand centres
     ``center_uvd`` (B, 3: px, px, mm), moved by ``jitter_mm`` (standard deviation per axis)
     and turned by up to ``rotation_deg`` when ``augment``, then their mirror images; with
     (2B,) float labels (1 = left)."""
@@ -104,8 +104,7 @@ def side_crops_at(depth_mm: torch.Tensor, center_uvd: torch.Tensor, left: torch.
         xyz = uvd_to_xyz(center, intr) + noise
         center = xyz_to_uvd(xyz, intr)
         rot = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(rotation_deg)
-    patch, _ = crop_cube(depth_mm, center.float(), intr, cfg.cube_mm, cfg.input_size,
-                         rotation_rad=rot)
+    patch = side_input(depth_mm, center.float(), intr, cfg, rotation_rad=rot)
     label = left.float()
     return torch.cat([patch, patch.flip(-1)]), torch.cat([label, 1.0 - label])
 

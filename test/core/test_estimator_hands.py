@@ -57,6 +57,45 @@ def test_a_declared_side_mirrors_the_crop_and_labels_the_hand(tiny_config, icvl)
     assert np.allclose(left.pose.patch, right.pose.patch[:, ::-1])
 
 
+@pytest.mark.parametrize('context_mm', [0.0, 600.0])
+def test_a_side_classifier_names_the_side_under_auto(tiny_config, icvl, context_mm):
+    """'auto' with a left/right classifier (one channel, or the hand's and a context cube):
+    its verdict names the hand and decides whether the crop is mirrored; it sees the crop
+    (and the wider one) around the hand's centre, never mirrored."""
+    import torch
+    from hand_pose_ros.core.nets.side import side_input
+    frame = blob_frame()
+    frame[100:110, 150:175] = 395.0
+    cfg = SideConfig(width=4, input_size=32, cube_mm=250.0, context_cube_mm=context_mm)
+    seen = []
+    calls = {}
+    for bias in (50.0, -50.0):
+        net = SideClassifier(cfg)
+        with torch.no_grad():
+            net.fc.weight.zero_()
+            net.fc.bias.fill_(bias)              # > 0: "left", whatever it sees
+        net.register_forward_hook(lambda m, inp, out: seen.append(inp[0].clone()))
+        est = HandPoseEstimator(PoseNet(tiny_config), device='cpu', side_classifier=net,
+                                detector='nearest', handedness='auto')
+        calls[bias] = est.estimate_detailed(frame, icvl.intrinsics).pose
+    assert (calls[50.0].handedness, calls[-50.0].handedness) == ('left', 'right')
+    assert np.allclose(calls[50.0].patch, calls[-50.0].patch[:, ::-1])   # network: right
+    x = seen[0]
+    assert cfg.channels == (1 if context_mm == 0 else 2)
+    assert tuple(x.shape) == (1, cfg.channels, 32, 32)
+    from hand_pose_ros.core.camera import xyz_to_uvd
+    depth = torch.from_numpy(frame.astype(np.float32))[None]
+    center = xyz_to_uvd(torch.from_numpy(calls[50.0].center)[None].double(), icvl.intrinsics)
+    expect = side_input(depth, center.float(), icvl.intrinsics, cfg)
+    torch.testing.assert_close(x, expect, atol=1e-4, rtol=0)
+    if context_mm:          # the second channel is the wider cube: the blob is smaller in it
+        assert float((x[0, 1] < 0.9).float().mean()) < float((x[0, 0] < 0.9).float().mean())
+    with pytest.raises(ValueError, match='expects'):
+        SideClassifier(cfg)(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match='SideConfig'):
+        SideConfig(cube_mm=250.0, context_cube_mm=200.0)     # context narrower than the hand
+
+
 def test_side_memory_outweighs_one_frame_and_learns_it(tiny_config, icvl):
     """'auto' read both ways with a memory: a followed hand with strong evidence for one side
     keeps it whatever this frame alone says; the memory takes in the frame; a batch of

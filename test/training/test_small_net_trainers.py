@@ -170,6 +170,12 @@ def test_scene_side_crops_take_every_seen_hand_with_its_own_side():
     # unaugmented: the crop's centre pixel lies on the hand (normalised depth near 0)
     centre = x[:n, 0, 15:17, 15:17].abs().amin((1, 2))
     assert float((centre < 0.5).float().mean()) >= 0.75
+    # with a context cube: a second channel, the wider crop, mirrored with the first
+    wide = SideConfig(width=4, input_size=32, cube_mm=250.0, context_cube_mm=600.0)
+    xc, yc, _ = scene_side_crops(b, wide, torch.Generator().manual_seed(0), 15.0,
+                                 augment=False)
+    assert tuple(xc.shape) == (2 * n, 2, 32, 32) and torch.equal(yc, y)
+    assert torch.equal(xc[:n, 1:], x[:n]) and torch.equal(xc[n:], xc[:n].flip(-1))
 
 
 def test_side_configs_refuse_bad_turns_and_data(tmp_path):
