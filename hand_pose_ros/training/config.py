@@ -59,8 +59,18 @@ class DataConfig:
     # scenes: how often each viewpoint (third person, egocentric, robot: the order of
     # synthetic/user_scene.SCENE_TYPES) is drawn, relative weights; None: the generator's own.
     scene_probs: Optional[Tuple[float, float, float]] = None
+    # synthetic / scenes: render the validation frames from this seed instead of the run's
+    # seed + 1,000,003, so runs of different seeds (the stages of a model) are validated on
+    # the same frames and their val/ figures can be compared. Real datasets validate on the
+    # same held-out frames every run anyway.
+    val_seed: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self.val_seed is not None and (isinstance(self.val_seed, bool) or
+                                          not isinstance(self.val_seed, int) or
+                                          self.val_seed < 0):
+            raise ValueError(f'data.val_seed must be an integer >= 0 or null, found '
+                             f'{self.val_seed!r}')
         if self.source not in DATA_SOURCES:
             raise ValueError(f'data.source must be {"|".join(DATA_SOURCES)}, '
                              f'found {self.source!r}')

@@ -5,7 +5,8 @@ A batch depends only on (seed, rank, step), so a resumed run sees exactly the fr
 interrupted one would have, and every DDP rank sees different ones.
 
 Validation frames come from the training data source and are never trained on: for synthetic
-frames, ``val_frames`` renders from a seed of their own; for a real dataset, ``val_frames``
+frames, ``val_frames`` renders from a seed of their own (``data.val_seed``: the same for every
+run); for a real dataset, ``val_frames``
 frames of its training split, spread evenly over it (every sequence, subject and gesture is
 represented; the same frames every run) and left out of the training batches. The dataset's
 test split (the ICVL / NYU benchmark ground truth, MSRA's held-out subject) is never read
@@ -66,10 +67,12 @@ class SyntheticSource:
     def validation_frames(self, cfg: TrainConfig, joint_set: str, handedness: str
                           ) -> Tuple[np.ndarray, np.ndarray, Intrinsics]:
         """``cfg.val_frames`` frames rendered from a seed no training step uses (on the CPU, so
-        the same on every device): depth (N, H, W) mm, uvd (N, J, 3), intrinsics."""
+        the same on every device): ``data.val_seed``, else the run's seed + 1,000,003. Returns
+        depth (N, H, W) mm, uvd (N, J, 3), intrinsics."""
         from ..synthetic import SyntheticGenerator
+        seed = cfg.seed + 1_000_003 if cfg.data.val_seed is None else cfg.data.val_seed
         gen = SyntheticGenerator(self.spec.intrinsics, joint_set=joint_set, device='cpu',
-                                 seed=cfg.seed + 1_000_003, background=cfg.data.background,
+                                 seed=seed, background=cfg.data.background,
                                  handedness=handedness)
         b = gen.sample(cfg.val_frames)
         return b.depth_mm.numpy(), b.uvd.numpy(), self.spec.intrinsics

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -63,6 +64,32 @@ def test_amp_setting_is_checked_and_resolved(tmp_path):
     cpu, cuda = torch.device('cpu'), torch.device('cuda')
     assert use_bf16('auto', cuda) and use_bf16('bf16', cpu) and not use_bf16('off', cuda)
     assert use_bf16('auto', cpu) == native_bf16()     # bf16 emulation would be slower
+
+
+def test_a_fixed_val_seed_validates_runs_of_other_seeds_on_the_same_frames(tmp_path):
+    """data.val_seed: two runs of different seeds render the same validation frames (and
+    none of a training step's); without it each run's seed picks its own frames."""
+    from hand_pose_ros.training.data import SyntheticSource
+
+    def frames(seed, val_seed=None):
+        data = {'source': 'synthetic', 'camera': 'icvl'}
+        if val_seed is not None:
+            data['val_seed'] = val_seed
+        cfg = load_train_config(tiny_config(tmp_path, seed=seed, data=data))
+        source = SyntheticSource(cfg, 'icvl16', torch.device('cpu'))
+        return source.validation_frames(cfg, 'icvl16', 'right')[0], source.batch(0, 4)
+
+    a, batch_a = frames(1, 3_000_017)
+    b, _ = frames(2, 3_000_017)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, batch_a.depth_mm.numpy())
+    c, _ = frames(1)
+    d, _ = frames(2)
+    assert not np.array_equal(c, d) and not np.array_equal(a, c)
+    for bad in (-1, 'x', True, 1.5):
+        with pytest.raises(ValueError, match='val_seed'):
+            load_train_config(tiny_config(tmp_path, data={'source': 'synthetic',
+                                                          'val_seed': bad}))
 
 
 def test_resume_continues_exactly(tmp_path):
