@@ -54,6 +54,7 @@ class SideTrainConfig:
     rotation_deg: float = 180.0   # in-plane turn of each crop, uniform within +-this
     data: str = 'renders'         # DATA_KINDS: lone rendered hands, or user scenes
     focal_px: float = 140.0       # scenes: rendered at this focal length (the detector's)
+    init_side: str = ''           # a classifier checkpoint to start from (same side config)
     side: Dict[str, Any] = field(default_factory=dict)     # SideConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
 
@@ -136,7 +137,11 @@ class SideTrainer(SmallNetTrainer):
             from ..synthetic.generator import SyntheticGenerator
             self.intr = dataset_spec(self.cfg.camera).intrinsics
             self.gen = SyntheticGenerator(self.intr, handedness='both', seed=self.cfg.seed)
-        return SideClassifier(self.side_cfg), self.side_cfg
+        model = SideClassifier(self.side_cfg)
+        if self.cfg.init_side:
+            from .warm_start import warm_start_side
+            warm_start_side(model, self.cfg.init_side)
+        return model, self.side_cfg
 
     def _crops(self, seed: int, n: int, gen: torch.Generator, augment: bool = True,
                scene: Optional[int] = None):

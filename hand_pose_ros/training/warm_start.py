@@ -12,7 +12,8 @@ from typing import Callable, Dict, List
 
 import torch
 
-from ..core.checkpoint import load_checkpoint, load_detector, load_localizer
+from ..core.checkpoint import (load_checkpoint, load_detector, load_localizer,
+                               load_side_classifier)
 from ..core.config import stored_model_config
 from ..core.nets.detector import HandDetector
 from ..core.nets.localizer import Localizer
@@ -105,6 +106,12 @@ def warm_start_detector(net: HandDetector, path: str) -> Dict[str, str]:
     """Load a hand-detector checkpoint (same config) into ``net``: a longer run continues a
     shipped detector with a fresh schedule."""
     return _warm_start_same_config(net, path, load_detector, 'detector')
+
+
+def warm_start_side(net: torch.nn.Module, path: str) -> Dict[str, str]:
+    """Load a left/right classifier checkpoint (same config) into ``net``: a longer run
+    continues a trained classifier with a fresh schedule."""
+    return _warm_start_same_config(net, path, load_side_classifier, 'side classifier')
 
 
 def _warm_start_same_config(net: torch.nn.Module, path: str, load: Callable,

@@ -148,6 +148,27 @@ def test_side_crops_pair_each_crop_with_its_mirror_and_the_opposite_label():
     assert torch.equal(y[:4], b.left.float()) and torch.equal(y[4:], 1 - b.left.float())
 
 
+def test_a_side_run_starts_from_the_classifier_it_is_given(tmp_path):
+    """init_side: a longer run continues a trained classifier (its weights at step 0) and
+    refuses one of another configuration."""
+    cfg = load_side_train_config(tiny_scene_side(tmp_path))
+    first = SideTrainer(cfg, str(tmp_path / 'first'))
+    first.fit()
+    start = tmp_path / 'first' / 'side.pt'
+    warm = SideTrainer(load_side_train_config(tiny_side(
+        tmp_path, data='scenes', init_side=str(start),
+        side={'width': 4, 'input_size': 32, 'cube_mm': 600.0})), str(tmp_path / 'warm'))
+    loaded = load_side_classifier(start)[0].state_dict()
+    for k, v in warm.model.state_dict().items():
+        torch.testing.assert_close(v, loaded[k], rtol=0, atol=0, msg=k)
+    fresh = SideTrainer(cfg, str(tmp_path / 'fresh'))
+    assert any(not torch.equal(v, loaded[k]) for k, v in fresh.model.state_dict().items())
+    other = load_side_train_config(tiny_side(tmp_path, init_side=str(start),
+                                             side={'width': 4, 'input_size': 64}))
+    with pytest.raises(ValueError, match='side classifier config'):
+        SideTrainer(other, str(tmp_path / 'other'))
+
+
 def test_scene_side_crops_take_every_seen_hand_with_its_own_side():
     """Two-handed scenes: one crop per seen hand (one of each side, so both labels occur), its
     label that hand's side, centred on it without augmentation, then the mirror images with
