@@ -3,9 +3,9 @@
 ``data: renders``: each step renders a batch of lone hands (synthetic/generator.py, 'both'
 sides, backgrounds and the sensor model of the configured camera). ``data: scenes``: each step
 renders a batch of user scenes (synthetic/user_scene.py: every viewpoint and camera, the arm
-joined to a shoulder and a torso) and takes every seen hand, so a wide cube (``cube_mm``) shows
-the classifier where the arm and the body are: a lone hand's crop hardly tells a right hand
-from the mirror image of a left one, the user around it does.
+joined to a shoulder and a torso) and takes every seen hand, so a wide cube (``cube_mm``, or
+the context channel ``context_cube_mm``: core/nets/side.py) shows the classifier where the arm
+and the body are, where the hand alone is ambiguous (seen edge-on, in a fist).
 
 Each hand is cropped around its true centre moved by the localizer's typical error and turned
 in the image plane by up to ``rotation_deg`` (chirality does not change under rotation; the
@@ -84,7 +84,7 @@ def load_side_train_config(path: Union[str, Path], sets: Sequence[str] = ()) -> 
 def side_crops(depth_mm: torch.Tensor, uvd: torch.Tensor, left: torch.Tensor, intr,
                cfg: SideConfig, gen: torch.Generator, jitter_mm: float, augment: bool = True,
                rotation_deg: float = 180.0):
-    """(2B, 1, S, S) crops around the (jittered, turned) centres of hands with joints ``uvd``
+    """(2B, C, S, S) crops around the (jittered, turned) centres of hands with joints ``uvd``
     (B, J, 3) and their mirror images, with (2B,) float labels (1 = left)."""
     return side_crops_at(depth_mm, hand_center_uvd(uvd.double(), intr), left, intr, cfg, gen,
                          jitter_mm, augment, rotation_deg)
