@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from hand_pose_ros.core.config import LocalizerConfig, ModelConfig
+from hand_pose_ros.core.config import LocalizerConfig, ModelConfig, SideConfig
+from hand_pose_ros.core.nets.side import SideClassifier
 from hand_pose_ros.core.specs import dataset_spec
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -34,3 +35,12 @@ def blob_frame(shape=(240, 320), center=(160, 120), depth=400.0, radius=25) -> n
     frame = np.zeros(shape, np.float32)
     frame[(uu - center[0]) ** 2 + (vv - center[1]) ** 2 <= radius ** 2] = depth
     return frame
+
+
+def constant_side_classifier(config: SideConfig, left_logit: float) -> SideClassifier:
+    """A left/right classifier that answers ``left_logit`` (> 0: left) whatever it sees."""
+    net = SideClassifier(config)
+    with torch.no_grad():
+        net.fc.weight.zero_()
+        net.fc.bias.fill_(left_logit)
+    return net

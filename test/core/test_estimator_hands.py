@@ -11,7 +11,7 @@ from hand_pose_ros.core.nets.side import SideClassifier
 from hand_pose_ros.core.resources import resolve_detector_file
 from hand_pose_ros.core.side_memory import SideMemory, SideTrack
 from hand_pose_ros.core.specs import camera_spec
-from test.conftest import blob_frame
+from test.conftest import blob_frame, constant_side_classifier
 
 SHIPPED = resolve_detector_file('default', 'default') is not None
 needs_shipped = pytest.mark.skipif(not SHIPPED, reason='no hand detector shipped in '
@@ -70,10 +70,7 @@ def test_a_side_classifier_names_the_side_under_auto(tiny_config, icvl, context_
     seen = []
     calls = {}
     for bias in (50.0, -50.0):
-        net = SideClassifier(cfg)
-        with torch.no_grad():
-            net.fc.weight.zero_()
-            net.fc.bias.fill_(bias)              # > 0: "left", whatever it sees
+        net = constant_side_classifier(cfg, bias)      # > 0: "left", whatever it sees
         net.register_forward_hook(lambda m, inp, out: seen.append(inp[0].clone()))
         est = HandPoseEstimator(PoseNet(tiny_config), device='cpu', side_classifier=net,
                                 detector='nearest', handedness='auto')

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from hand_pose_ros.cli import main
 from hand_pose_ros.training import reference
@@ -279,11 +278,8 @@ def test_scenes_mode_takes_a_side_classifier_file(capsys, tmp_path):
     the header); 'none' leaves them to the pose network; a missing file is a clear error."""
     from hand_pose_ros.core.checkpoint import save_checkpoint
     from hand_pose_ros.core.config import SideConfig
-    from hand_pose_ros.core.nets.side import SideClassifier
-    net = SideClassifier(SideConfig(width=4, input_size=32, cube_mm=600.0))
-    with torch.no_grad():
-        net.fc.weight.zero_()
-        net.fc.bias.fill_(50.0)            # "left", whatever it sees
+    from test.conftest import constant_side_classifier
+    net = constant_side_classifier(SideConfig(width=4, input_size=32, cube_mm=600.0), 50.0)
     mine = tmp_path / 'always_left.pt'
     save_checkpoint(mine, net, net.config, {'steps': 0})
     code, out, err = run_cli(capsys, '--scenes', '2', '--batch-size', '2', '--json',
