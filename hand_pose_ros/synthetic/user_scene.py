@@ -24,15 +24,20 @@ the point the localizer refines and the pose crop is centred on.
 
 Frames are rendered directly at the intrinsics the detector samples a camera's frames to
 (core/detection.py: every s-th pixel), so a 640x480 Kinect scene is 160x120 pixels.
+
+``video`` renders held-out videos of such scenes (training/tracking_eval.py ``--views``): the
+scene one seed draws, its hands turning, moving and bending at constant speed towards the pose
+another draw gives them; ``sample`` without a ``SceneMotion`` draws exactly what it drew before
+videos existed, so recorded figures and training streams stay as they were.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import math
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .hand_model import default_skeleton, forward_kinematics, HandSkeleton
+from .hand_model import default_skeleton, forward_kinematics, HandAngles, HandSkeleton
 from .poses import (animated_angles, animated_placement, PoseConfig, sample_angles,
                     sample_rotation)
 from .raster import Cones, draw_boxes, draw_cones, draw_ellipsoids, draw_planes, draw_slab, \
@@ -54,6 +59,8 @@ MAX_SCENE_HANDS = 2
 # quarter of the hand, not fitted to any result.
 SEEN_FRACTION = 0.25
 _ICVL = list(FROM_HAND22['icvl16'])
+# A video's last pose is the draw of its seed + this (UserSceneGenerator.video)
+VIDEO_TO_SEED = 7_777_777
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,67 @@ def _u(gen: torch.Generator, n: int, lo_hi: Tuple[float, float]) -> torch.Tensor
     return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * torch.rand(n, generator=gen)
 
 
+@dataclass(frozen=True)
+class SceneMotion:
+    """One frame of a scene video (UserSceneGenerator.video): the scene the generator's seed
+    draws, each hand's joint angles, rotation and palm position moved ``share`` (0-1) of the
+    way to those the seed ``to_seed`` draws for it (its size kept), the sensor's noise drawn
+    from ``noise_seed``."""
+
+    to_seed: int
+    share: float
+    noise_seed: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError(f'SceneMotion.share must be in [0, 1], found {self.share}')
+
+
+def _quaternions(rot: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions (n, 4) (w, x, y, z) of rotation matrices (n, 3, 3)."""
+    m = rot
+    t = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cands = torch.stack([
+        torch.stack([1 + t, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0],
+                     m[:, 1, 0] - m[:, 0, 1]], -1),
+        torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2],
+                     m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
+        torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0],
+                     1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
+        torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0],
+                     m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1)], 1)
+    # the candidate with the largest diagonal term is the well-conditioned one
+    diag = torch.stack([t, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1)
+    best = cands[torch.arange(m.shape[0]), diag.argmax(-1)]
+    return best / best.norm(dim=-1, keepdim=True)
+
+
+def _matrices(q: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (n, 3, 3) of unit quaternions (n, 4) (w, x, y, z)."""
+    w, x, y, z = q.unbind(-1)
+    return torch.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).view(-1, 3, 3)
+
+
+def slerp_rotations(a: torch.Tensor, b: torch.Tensor, share: float) -> torch.Tensor:
+    """Rotations (n, 3, 3) ``share`` (0-1) of the way from ``a`` to ``b`` along the shortest
+    arc (spherical linear interpolation): the constant-speed turn between two poses."""
+    qa, qb = _quaternions(a.double()), _quaternions(b.double())
+    dot = (qa * qb).sum(-1, keepdim=True)
+    qb = torch.where(dot < 0, -qb, qb)
+    dot = dot.abs().clamp_max(1.0)
+    angle = torch.acos(dot)
+    sin = torch.sin(angle)
+    near = sin < 1e-6
+    wa = torch.where(near, 1.0 - share, torch.sin((1.0 - share) * angle) / sin.clamp_min(1e-6))
+    wb = torch.where(near, torch.full_like(sin, share), torch.sin(share * angle)
+                     / sin.clamp_min(1e-6))
+    q = wa * qa + wb * qb
+    return _matrices(q / q.norm(dim=-1, keepdim=True)).to(a.dtype)
+
+
 def _unit(v: torch.Tensor) -> torch.Tensor:
     """Rows normalised to unit length."""
     return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
@@ -180,9 +248,10 @@ class UserSceneGenerator:
     # -- sampling --------------------------------------------------------------------------
     def sample(self, n: int, scene: Optional[Union[int, str]] = None,
                camera: Optional[str] = None, hands: Optional[int] = None,
-               min_hands: int = 0) -> SceneBatch:
+               min_hands: int = 0, motion: Optional['SceneMotion'] = None) -> SceneBatch:
         """n scenes of one camera (random preset unless given); ``scene`` forces a viewpoint,
-        ``hands`` (0, 1 or 2) the number of hands, ``min_hands`` a least number of them."""
+        ``hands`` (0, 1 or 2) the number of hands, ``min_hands`` a least number of them.
+        ``motion``: one frame of a video (SceneMotion, ``video``)."""
         g, cfg = self.gen, self.config
         if camera is None:
             camera = self.cameras[int(torch.randint(len(self.cameras), (1,), generator=g))]
@@ -210,7 +279,7 @@ class UserSceneGenerator:
         arm_parts: List[Cones] = []
         body = self._body(n, kind, intr)
         for k in range(MAX_SCENE_HANDS):
-            xyz = self._hands(n, kind, left[:, k], count, body, intr, min_mm)
+            xyz = self._hands(n, kind, left[:, k], count, body, intr, min_mm, k, motion)
             hand22[:, k] = xyz
             idx = present[:, k].nonzero()[:, 0]
             wrist, elbow = torch.zeros(n, 3), torch.zeros(n, 3)
@@ -224,13 +293,34 @@ class UserSceneGenerator:
         self._draw_surroundings(zbuf, kind, hand22, present, body, intr)
         visible = visible_share(own, zbuf) * present
         rand = torch.rand(n, NUM_SENSOR_RANDOMS, generator=g)
-        depth = apply_sensor(zbuf, intr, rand, g, sensor)
+        noise = g if motion is None else \
+            torch.Generator().manual_seed(motion.noise_seed % (2 ** 63))
+        depth = apply_sensor(zbuf, intr, rand, noise, sensor)
         center = torch.zeros(n, MAX_SCENE_HANDS, 3)
         for k in range(MAX_SCENE_HANDS):
             center[:, k] = hand_center_uvd(xyz_to_uvd(hand22[:, k, _ICVL], intr), intr)
         center = torch.where(present[..., None], center, torch.zeros_like(center))
         return SceneBatch(depth, intr, camera, kind, present, left & present, hand22, center,
                           visible)
+
+    def video(self, seed: int, frames: int, scene: Union[int, str], camera: str,
+              min_hands: int = 1) -> List[SceneBatch]:
+        """A held-out scene video: ``frames`` one-frame batches of the scene ``seed`` draws
+        (viewpoint ``scene``, ``camera``; body, objects, surroundings and hand sizes fixed)
+        whose hands turn, move and bend at constant speed from their pose in the first frame
+        to the pose another draw gives them in the last (SceneMotion); sensor noise anew in
+        every frame. The generator's own stream is left reseeded to ``seed``."""
+        if frames < 1:
+            raise ValueError(f'video: frames must be >= 1, found {frames}')
+        out = []
+        for f in range(frames):
+            self.reseed(seed)
+            motion = SceneMotion(to_seed=seed + VIDEO_TO_SEED, share=f / max(frames - 1, 1),
+                                 noise_seed=seed * 10_007 + f)
+            out.append(self.sample(1, scene=scene, camera=camera, min_hands=min_hands,
+                                   motion=motion))
+        self.reseed(seed)
+        return out
 
     # -- the user --------------------------------------------------------------------------
     def _body(self, n: int, kind: torch.Tensor, intr: Intrinsics) -> dict:
@@ -251,10 +341,35 @@ class UserSceneGenerator:
                 'table': self._robot_table(n)}
 
     def _hands(self, n: int, kind: torch.Tensor, left: torch.Tensor, count: torch.Tensor,
-               body: dict, intr: Intrinsics, min_mm: float) -> torch.Tensor:
-        """HAND22 joints (n, 22, 3) mm of one hand in every frame (used where present)."""
-        g, cfg = self.gen, self.config
-        local = forward_kinematics(sample_angles(n, g, cfg.pose), self.skeleton, left)
+               body: dict, intr: Intrinsics, min_mm: float, slot: int = 0,
+               motion: Optional['SceneMotion'] = None) -> torch.Tensor:
+        """HAND22 joints (n, 22, 3) mm of one hand (``slot``) in every frame (used where
+        present); with ``motion``, its pose moved part of the way to another draw's."""
+        angles, rot, palm = self._hand_placement(n, kind, left, count, body, intr, min_mm,
+                                                 self.gen)
+        if motion is not None:
+            to = torch.Generator().manual_seed((motion.to_seed * MAX_SCENE_HANDS + slot)
+                                               % (2 ** 63))
+            angles_to, rot_to, palm_to = self._hand_placement(n, kind, left, count, body, intr,
+                                                              min_mm, to)
+            w = float(motion.share)
+            angles = HandAngles(**{f.name: (getattr(angles, f.name) if f.name == 'scale' else
+                                            torch.lerp(getattr(angles, f.name),
+                                                       getattr(angles_to, f.name), w))
+                                   for f in fields(HandAngles)})
+            rot, palm = slerp_rotations(rot, rot_to, w), torch.lerp(palm, palm_to, w)
+        local = forward_kinematics(angles, self.skeleton, left)
+        cam = local @ rot.transpose(1, 2)
+        return cam + (palm - cam[:, 1])[:, None]
+
+    def _hand_placement(self, n: int, kind: torch.Tensor, left: torch.Tensor,
+                        count: torch.Tensor, body: dict, intr: Intrinsics, min_mm: float,
+                        g: torch.Generator
+                        ) -> Tuple[HandAngles, torch.Tensor, torch.Tensor]:
+        """Joint angles, model -> camera rotations (n, 3, 3) and palm positions (n, 3) mm of
+        one hand in every frame, each viewpoint's prior, drawn from ``g``."""
+        cfg = self.config
+        angles = sample_angles(n, g, cfg.pose)
         # Third person: the camera's usual mix of rotations (poses.py), the hand in front of
         # its own shoulder's side (a user facing the camera has the right hand on image left).
         rot_third = sample_rotation(n, g, cfg.pose)
@@ -298,8 +413,7 @@ class UserSceneGenerator:
         rot = torch.where(pick == 0, rot_third, torch.where(pick == 1, rot_ego, rot_robot))
         palm = torch.where(kind[:, None] == 0, palm3, torch.where(kind[:, None] == 1, palm_e,
                                                                   palm_r))
-        cam = local @ rot.transpose(1, 2)
-        return cam + (palm - cam[:, 1])[:, None]
+        return angles, rot, palm
 
     def _robot_table(self, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """(point, normal) of the table plane seen from above, tilted up to robot_tilt_deg."""

@@ -9,8 +9,10 @@ from hand_pose_ros.core.detection import sampled_intrinsics, sampling_stride
 from hand_pose_ros.core.handedness import hand_side, handedness_score
 from hand_pose_ros.core.skeleton import FROM_HAND22, get_joint_set
 from hand_pose_ros.core.specs import camera_spec
+from hand_pose_ros.synthetic.poses import axis_angle_matrix
 from hand_pose_ros.synthetic.raster import draw_boxes, empty_zbuffer
-from hand_pose_ros.synthetic.user_scene import (SCENE_TYPES, UserSceneConfig, UserSceneGenerator,
+from hand_pose_ros.synthetic.user_scene import (SCENE_TYPES, SceneMotion, slerp_rotations,
+                                                UserSceneConfig, UserSceneGenerator,
                                                 visible_share)
 
 ICVL = list(FROM_HAND22['icvl16'])
@@ -112,6 +114,58 @@ def test_same_seed_same_scenes():
     c = UserSceneGenerator(seed=4).sample(4)
     assert torch.equal(a.depth_mm, b.depth_mm) and torch.equal(a.center_uvd, b.center_uvd)
     assert a.camera != c.camera or not torch.equal(a.depth_mm, c.depth_mm)
+
+
+def test_scenes_are_the_ones_recorded_figures_were_measured_on():
+    # Sums of the joints of seed 3's scenes of each viewpoint, taken before videos were added
+    # (the hand placement split out of _hands): the held-out validation and test scenes, and
+    # the training streams, must not change with code that adds draws elsewhere.
+    gen = UserSceneGenerator(seed=3)
+    sums = [float(gen.sample(4, scene=k, min_hands=1).hand22.double().sum()) for k in range(3)]
+    assert sums == pytest.approx([103428.18574619293, 106913.38620853424, 113723.09225034714],
+                                 rel=1e-6)
+
+
+def test_a_video_starts_on_its_seeds_scene_and_moves_its_hands_smoothly():
+    gen = UserSceneGenerator(seed=0)
+    frames = gen.video(4242, 9, 'robot', 'kinect_v1_640x480')
+    gen.reseed(4242)
+    still = gen.sample(1, scene='robot', camera='kinect_v1_640x480', min_hands=1)
+    assert len(frames) == 9 and all(f.camera == still.camera for f in frames)
+    assert torch.allclose(frames[0].hand22, still.hand22, atol=1e-3)   # the seed's scene
+    assert all(torch.equal(f.present, still.present) and torch.equal(f.left, still.left)
+               for f in frames)
+    hands = torch.stack([f.hand22[0] for f in frames])      # (9, 2, 22, 3)
+    k = int(still.present[0].nonzero()[0, 0])
+    path = hands[:, k]
+    steps = (path[1:] - path[:-1]).norm(dim=-1).amax(-1)    # largest joint move per frame, mm
+    whole = (path[-1] - path[0]).norm(dim=-1).amax()
+    assert float(whole) > 30.0                              # the hand goes somewhere else
+    assert float(steps.max()) < 0.5 * float(whole)          # in steps, not a jump
+    assert float(steps.max()) < 2.0 * float(steps.min()) + 1.0   # at about constant speed
+    # the same hand throughout: its bones keep their lengths (wrist to middle-finger base)
+    bone = (path[:, 0] - path[:, 10]).norm(dim=-1)
+    assert float(bone.max() - bone.min()) < 1e-2 * float(bone.mean())
+    # the same surroundings with the sensor noise drawn anew in every frame
+    assert not torch.equal(frames[1].depth_mm, frames[2].depth_mm)
+    assert float((frames[1].depth_mm - frames[2].depth_mm).abs().median()) < 5.0
+
+
+def test_slerp_turns_at_constant_speed_along_the_short_arc():
+    z = torch.tensor([[0.0, 0.0, 1.0]])
+    a = axis_angle_matrix(z, torch.tensor([0.3]))
+    b = axis_angle_matrix(z, torch.tensor([1.5]))
+    assert torch.allclose(slerp_rotations(a, b, 0.5), axis_angle_matrix(z, torch.tensor([0.9])),
+                          atol=1e-5)
+    assert torch.allclose(slerp_rotations(a, b, 0.0), a, atol=1e-5)
+    assert torch.allclose(slerp_rotations(a, b, 1.0), b, atol=1e-5)
+    # -170 deg to +170 deg: the short way, through 180 deg, not back through 0
+    c = axis_angle_matrix(z, torch.tensor([-2.967]))
+    d = axis_angle_matrix(z, torch.tensor([2.967]))
+    half = axis_angle_matrix(z, torch.tensor([3.1416]))
+    assert torch.allclose(slerp_rotations(c, d, 0.5), half, atol=1e-3)
+    with pytest.raises(ValueError, match='share'):
+        SceneMotion(to_seed=1, share=1.5, noise_seed=0)
 
 
 def test_visible_share_is_what_is_left_of_the_hand_in_view():
