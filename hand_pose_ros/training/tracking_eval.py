@@ -15,22 +15,35 @@ settings otherwise (``handedness: auto`` with the left/right memory; a hand belo
     python -m hand_pose_ros.training.tracking_eval [--sequences 3] [--frames 30] [--fps 30]
         [--split validation|test]
 
+With ``--views``: videos of the held-out user scenes instead (synthetic/user_scene.py
+``video``: a random scene of each viewpoint — third person, egocentric, robot — on a camera
+preset in turn, whose hands turn, move and bend at constant speed from one random pose to
+another over the video, hidden hands counted as in ``hand-pose eval --scenes``), per viewpoint
+each frame alone (as ``hand-pose eval --scenes``), with the left/right memory, and as the node
+runs (memory and following): what single-frame figures leave open, how a user on video fares.
+
+    python -m hand_pose_ros.training.tracking_eval --views [--sequences 16] [--frames 45]
+
 Validation seeds choose the defaults (core/hand_tracker.py); the test seeds report them.
 """
 import argparse
 from dataclasses import dataclass
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .scene_eval import _score_frame, SceneScore
+from ..core.camera import uvd_to_xyz
 from ..core.estimator import HandPoseEstimator
 from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE, HandTracker
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
-from ..synthetic.user_scene import one_hand_frame, UserSceneGenerator
+from ..core.skeleton import FROM_HAND22
+from ..synthetic.user_scene import one_hand_frame, SCENE_TYPES, UserSceneGenerator
 
 SPLIT_SEEDS = {'validation': 9_300_000, 'test': 9_400_000}   # + sequence index
+# user-scene videos (--views): + 1000 x viewpoint index + sequence index
+VIEW_SEEDS = {'validation': 9_500_000, 'test': 9_600_000}
 SPLIT_START_S = {'validation': 0.0, 'test': 100.0}          # + 3.7 s per sequence
 CAMERA = 'realsense_d435_640x480'
 HAND_FREE_SCENES = 2         # hand-free scenes per sequence count, each held for the length
@@ -85,6 +98,62 @@ def sequences(split: str, count: int, frames: int, fps: float
     return out
 
 
+Truth = Tuple[np.ndarray, np.ndarray, bool, bool]   # ICVL16 xyz mm, centre mm, left, seen
+
+
+def scene_videos(split: str, view: str, count: int, frames: int
+                 ) -> List[Tuple[List[np.ndarray], List[List[Truth]], object]]:
+    """``count`` videos of user scenes of viewpoint ``view`` (UserSceneGenerator.video), the
+    camera presets in turn: (depth frames mm, true hands per frame, intrinsics)."""
+    gen = UserSceneGenerator(full_resolution=True)
+    k = SCENE_TYPES.index(view)
+    out = []
+    for s in range(count):
+        camera = gen.cameras[s % len(gen.cameras)]
+        shots = gen.video(VIEW_SEEDS[split] + 1000 * k + s, frames, k, camera)
+        intr = shots[0].intrinsics
+        truths = []
+        for b in shots:
+            truths.append([(b.hand22[0, h, list(FROM_HAND22['icvl16'])].numpy(),
+                            uvd_to_xyz(b.center_uvd[0, h][None].double(), intr)[0].numpy(),
+                            bool(b.left[0, h]), bool(b.seen[0, h]))
+                           for h in range(b.present.shape[1]) if bool(b.present[0, h])])
+        out.append(([np.ascontiguousarray(b.depth_mm[0].numpy(), np.float32) for b in shots],
+                    truths, intr))
+    return out
+
+
+# (left/right memory, tracker factory) per setting of --views
+VIEW_SETTINGS: Dict[str, Tuple[bool, TrackerFactory]] = {
+    'each frame alone': (False, None),
+    'left/right memory, detector every frame': (True, None),
+    'the node: memory, following (redetect every 5)':
+        (True, lambda: HandTracker(min_confidence=DEFAULT_MIN_CONFIDENCE)),
+}
+
+
+def evaluate_scene_videos(est: HandPoseEstimator, split: str, count: int, frames: int,
+                          fps: float, settings: Dict[str, Tuple[bool, TrackerFactory]],
+                          min_confidence: float, views: Sequence[str] = SCENE_TYPES
+                          ) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Per viewpoint of ``views``, TrackCounts.as_dict() per named setting over ``count``
+    user-scene videos of ``frames`` frames (module docstring)."""
+    out: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for view in views:
+        videos = scene_videos(split, view, count, frames)
+        out[view] = {}
+        for name, (memory, make) in settings.items():
+            c = TrackCounts()
+            for depths, truths, intr in videos:
+                def seen(f, poses, ms, truths=truths):
+                    _score_frame(c, list(poses), truths[f])
+                    c.ms_sum += ms
+                c.detector_frames += _run(est, depths, intr, fps, make, min_confidence, seen,
+                                          memory)
+            out[view][name] = c.as_dict()
+    return out
+
+
 def hand_free(split: str, count: int) -> Tuple[List[np.ndarray], object]:
     """``count`` hand-free user scenes (mm) of CAMERA and their intrinsics."""
     gen = UserSceneGenerator(cameras=[CAMERA], seed=SPLIT_SEEDS[split] + 50_000,
@@ -103,10 +172,12 @@ def _score(c: TrackCounts, poses, truth: List[Tuple[np.ndarray, str]]) -> None:
 
 
 def _run(est: HandPoseEstimator, frames: List[np.ndarray], intr, fps: float,
-         make: TrackerFactory, min_confidence: float, on_frame: Callable) -> int:
-    """One sequence with a fresh memory and tracker (a node starting), the hands below
-    ``min_confidence`` not published (as the node); returns the frames the detector ran on."""
-    memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES)
+         make: TrackerFactory, min_confidence: float, on_frame: Callable,
+         with_memory: bool = True) -> int:
+    """One sequence with a fresh memory (unless not ``with_memory``) and tracker (a node
+    starting), the hands below ``min_confidence`` not published (as the node); returns the
+    frames the detector ran on."""
+    memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES) if with_memory else None
     tracker = make() if make else None
     for f, depth in enumerate(frames):
         t0 = time.perf_counter()
@@ -154,6 +225,23 @@ def tracking_table(rows: Dict[str, Dict[str, float]]) -> str:
     return '\n'.join(lines)
 
 
+def views_table(rows: Dict[str, Dict[str, Dict[str, float]]]) -> str:
+    """A Markdown table of evaluate_scene_videos()."""
+    lines = ['| viewpoint | setting | frames | hands (+ hidden) | found (<= 40 mm) | handedness '
+             '| mean joint error | false hands / frame | detector on |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for view, by_setting in rows.items():
+        for name, r in by_setting.items():
+            def pct(x):
+                return '-' if x != x else f'{100 * x:.1f} %'
+            err = '-' if r['joint_error_mm'] != r['joint_error_mm'] else \
+                f"{r['joint_error_mm']:.1f} mm"
+            lines.append(f"| {view} | {name} | {r['frames']} | {r['hands']} (+ {r['hidden']}) | "
+                         f"{pct(r['found'])} | {pct(r['handedness'])} | {err} | "
+                         f"{r['false_per_frame']:.3f} | {100 * r['detector_share']:.0f} % |")
+    return '\n'.join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Print the table (module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,6 +253,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="a followed hand below this mean joint confidence is lost "
                         "(default: the node's min_confidence)")
     parser.add_argument('--model', default='default')
+    parser.add_argument('--views', action='store_true',
+                        help='videos of the held-out user scenes, per viewpoint (module '
+                        'docstring)')
     args = parser.parse_args(argv)
     if args.sequences < 1 or args.frames < 1 or not args.fps > 0:
         parser.error('--sequences and --frames must be >= 1 and --fps positive')
@@ -172,6 +263,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.min_confidence = DEFAULT_MIN_CONFIDENCE
     est = HandPoseEstimator.from_files(args.model, device='cpu', handedness='auto',
                                        joint_order='icvl16')
+    if args.views:
+        rows = evaluate_scene_videos(est, args.split, args.sequences, args.frames, args.fps,
+                                     VIEW_SETTINGS, args.min_confidence)
+        print(f'{args.split}: {args.sequences} user-scene videos per viewpoint x {args.frames} '
+              f'frames at {args.fps:g} fps (seeds {VIEW_SEEDS[args.split]} + 1000 x viewpoint '
+              f'+ video; camera presets in turn); hands below mean joint confidence '
+              f'{args.min_confidence:g} not published')
+        print(views_table(rows))
+        return 0
     rows = evaluate_tracking(est, args.split, args.sequences, args.frames, args.fps,
                              settings_table(args.min_confidence), args.min_confidence)
     print(f'{args.split}: {args.sequences} sequences x 3 (both hands, each alone) x '

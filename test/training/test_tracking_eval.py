@@ -1,6 +1,6 @@
-"""tracking_eval: the per-frame matching, and a short run of both settings on the shipped
+"""tracking_eval: the per-frame matching, a short run of both settings on the shipped
 estimator (following must find what the detector on every frame finds, with fewer detector
-runs)."""
+runs), and a user-scene video scored alone, with the left/right memory and as the node."""
 import numpy as np
 import pytest
 
@@ -8,7 +8,9 @@ from hand_pose_ros.core.estimator import HandPose, HandPoseEstimator
 from hand_pose_ros.core.hand_tracker import HandTracker
 from hand_pose_ros.core.resources import resolve_detector_file
 from hand_pose_ros.core.skeleton import get_joint_set
-from hand_pose_ros.training.tracking_eval import _score, evaluate_tracking, TrackCounts
+from hand_pose_ros.training.tracking_eval import (_score, evaluate_scene_videos,
+                                                  evaluate_tracking, scene_videos, TrackCounts,
+                                                  VIEW_SETTINGS, views_table)
 
 ICVL16 = get_joint_set('icvl16')
 
@@ -51,3 +53,27 @@ def test_following_finds_what_the_detector_finds_with_fewer_detector_runs():
     assert every['detector_share'] == 1.0
     # 3 videos: the first frame of each; 2 hand-free scenes: every frame (nothing followed)
     assert follow['detector_share'] == pytest.approx((3 * 1 + 2 * 4) / (3 * 4 + 2 * 4))
+
+
+@pytest.mark.skipif(resolve_detector_file('default', 'default') is None,
+                    reason='no hand detector shipped in models/')
+def test_user_scene_videos_are_scored_alone_with_memory_and_as_the_node():
+    depths, truths, intr = scene_videos('validation', 'third_person', 1, 12)[0]
+    assert len(depths) == len(truths) == 12 and depths[0].shape == (intr.height, intr.width)
+    for xyz16, centre, _, _ in truths[0]:         # the centre of the joints' 3D box (mm)
+        assert np.allclose(centre, 0.5 * (xyz16.max(0) + xyz16.min(0)), atol=1.0)
+    est = HandPoseEstimator.from_files('default', device='cpu', precision='fp32',
+                                       joint_order='icvl16')
+    rows = evaluate_scene_videos(est, 'validation', 1, 12, 30.0, VIEW_SETTINGS, 0.1,
+                                 views=['third_person'])
+    assert list(rows) == ['third_person']
+    by_setting = rows['third_person']
+    assert list(by_setting) == list(VIEW_SETTINGS)
+    alone, memory, node = (by_setting[k] for k in VIEW_SETTINGS)
+    # every setting sees the same video: the same frames and true hands
+    assert {(r['frames'], r['hands'], r['hidden']) for r in by_setting.values()} == {(12, 12, 0)}
+    assert alone['found'] == memory['found'] == node['found'] == 1.0   # an easy video
+    assert memory['handedness'] >= alone['handedness']      # the memory outvotes odd frames
+    assert alone['detector_share'] == memory['detector_share'] == 1.0
+    assert node['detector_share'] < 0.5                     # followed, re-detected every 5th
+    assert 'third_person | the node' in views_table(rows)
