@@ -36,7 +36,8 @@ import numpy as np
 from .scene_eval import _score_frame, SceneScore
 from ..core.camera import uvd_to_xyz
 from ..core.estimator import HandPoseEstimator
-from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE, HandTracker
+from ..core.hand_tracker import (DEFAULT_FOLLOW_PASSES, DEFAULT_MIN_CONFIDENCE,
+                                 DEFAULT_REDETECT_EVERY, HandTracker)
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
 from ..core.skeleton import FROM_HAND22
 from ..synthetic.user_scene import one_hand_frame, SCENE_TYPES, UserSceneGenerator
@@ -123,13 +124,26 @@ def scene_videos(split: str, view: str, count: int, frames: int
     return out
 
 
-# (left/right memory, tracker factory) per setting of --views
-VIEW_SETTINGS: Dict[str, Tuple[bool, TrackerFactory]] = {
-    'each frame alone': (False, None),
-    'left/right memory, detector every frame': (True, None),
-    'the node: memory, following (redetect every 5)':
-        (True, lambda: HandTracker(min_confidence=DEFAULT_MIN_CONFIDENCE)),
-}
+def view_settings(redetect_every: int = DEFAULT_REDETECT_EVERY,
+                  follow_passes: int = DEFAULT_FOLLOW_PASSES,
+                  follow_min_confidence: float = DEFAULT_MIN_CONFIDENCE
+                  ) -> Dict[str, Tuple[bool, TrackerFactory]]:
+    """(left/right memory, tracker factory) per setting of --views: each frame alone, with the
+    memory, and as the node runs (memory and following; its tracker's settings given)."""
+    follow = f'redetect every {redetect_every}'
+    if follow_passes != DEFAULT_FOLLOW_PASSES:
+        follow += f', {follow_passes} localizer passes'
+    if follow_min_confidence != DEFAULT_MIN_CONFIDENCE:
+        follow += f', kept from confidence {follow_min_confidence:g}'
+    return {
+        'each frame alone': (False, None),
+        'left/right memory, detector every frame': (True, None),
+        f'the node: memory, following ({follow})':
+            (True, lambda: HandTracker(redetect_every, follow_min_confidence, follow_passes)),
+    }
+
+
+VIEW_SETTINGS = view_settings()
 
 
 def evaluate_scene_videos(est: HandPoseEstimator, split: str, count: int, frames: int,
@@ -256,16 +270,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--views', action='store_true',
                         help='videos of the held-out user scenes, per viewpoint (module '
                         'docstring)')
+    parser.add_argument('--viewpoints', default=','.join(SCENE_TYPES),
+                        help='--views: the viewpoints, comma-separated (default: all)')
+    parser.add_argument('--redetect-every', type=int, default=DEFAULT_REDETECT_EVERY,
+                        help="--views: the node row's tracker re-detects every N frames")
+    parser.add_argument('--follow-passes', type=int, default=DEFAULT_FOLLOW_PASSES,
+                        help="--views: localizer passes of the node row's followed hands")
+    parser.add_argument('--follow-min-confidence', type=float, default=None,
+                        help="--views: the node row keeps following a hand from this mean "
+                        "joint confidence (default: --min-confidence)")
     args = parser.parse_args(argv)
     if args.sequences < 1 or args.frames < 1 or not args.fps > 0:
         parser.error('--sequences and --frames must be >= 1 and --fps positive')
+    views = [v for v in args.viewpoints.split(',') if v]
+    if not views or any(v not in SCENE_TYPES for v in views):
+        parser.error(f'--viewpoints: a comma-separated choice of {", ".join(SCENE_TYPES)}, '
+                     f'found {args.viewpoints!r}')
     if args.min_confidence is None:
         args.min_confidence = DEFAULT_MIN_CONFIDENCE
+    follow_min = (args.min_confidence if args.follow_min_confidence is None
+                  else args.follow_min_confidence)
+    try:
+        settings = view_settings(args.redetect_every, args.follow_passes, follow_min)
+        settings[next(reversed(settings))][1]()           # the tracker refuses bad settings
+    except ValueError as err:
+        parser.error(str(err))
     est = HandPoseEstimator.from_files(args.model, device='cpu', handedness='auto',
                                        joint_order='icvl16')
     if args.views:
         rows = evaluate_scene_videos(est, args.split, args.sequences, args.frames, args.fps,
-                                     VIEW_SETTINGS, args.min_confidence)
+                                     settings, args.min_confidence, views)
         print(f'{args.split}: {args.sequences} user-scene videos per viewpoint x {args.frames} '
               f'frames at {args.fps:g} fps (seeds {VIEW_SEEDS[args.split]} + 1000 x viewpoint '
               f'+ video; camera presets in turn); hands below mean joint confidence '

@@ -9,8 +9,9 @@ from hand_pose_ros.core.hand_tracker import HandTracker
 from hand_pose_ros.core.resources import resolve_detector_file
 from hand_pose_ros.core.skeleton import get_joint_set
 from hand_pose_ros.training.tracking_eval import (_score, evaluate_scene_videos,
-                                                  evaluate_tracking, scene_videos, TrackCounts,
-                                                  VIEW_SETTINGS, views_table)
+                                                  evaluate_tracking, main, scene_videos,
+                                                  TrackCounts, VIEW_SETTINGS, view_settings,
+                                                  views_table)
 
 ICVL16 = get_joint_set('icvl16')
 
@@ -77,3 +78,20 @@ def test_user_scene_videos_are_scored_alone_with_memory_and_as_the_node():
     assert alone['detector_share'] == memory['detector_share'] == 1.0
     assert node['detector_share'] < 0.5                     # followed, re-detected every 5th
     assert 'third_person | the node' in views_table(rows)
+
+
+def test_views_node_row_takes_the_trackers_settings_and_bad_ones_are_refused(capsys):
+    settings = view_settings(3, 2, 0.3)
+    name = list(settings)[-1]
+    memory, make = settings[name]
+    tracker = make()
+    assert memory and (tracker.redetect_every, tracker.passes, tracker.min_confidence) == \
+        (3, 2, 0.3)
+    assert '3' in name and '2 localizer passes' in name and '0.3' in name
+    for argv in (['--views', '--viewpoints', 'robot,nowhere'],
+                 ['--views', '--follow-min-confidence', '1.5'],
+                 ['--views', '--redetect-every', '0']):
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        assert err.value.code == 2
+    assert 'viewpoints' in capsys.readouterr().err
