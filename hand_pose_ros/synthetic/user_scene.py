@@ -248,7 +248,7 @@ class UserSceneGenerator:
     # -- sampling --------------------------------------------------------------------------
     def sample(self, n: int, scene: Optional[Union[int, str]] = None,
                camera: Optional[str] = None, hands: Optional[int] = None,
-               min_hands: int = 0, motion: Optional['SceneMotion'] = None) -> SceneBatch:
+               min_hands: int = 0, motion: Optional[SceneMotion] = None) -> SceneBatch:
         """n scenes of one camera (random preset unless given); ``scene`` forces a viewpoint,
         ``hands`` (0, 1 or 2) the number of hands, ``min_hands`` a least number of them.
         ``motion``: one frame of a video (SceneMotion, ``video``)."""
@@ -342,7 +342,7 @@ class UserSceneGenerator:
 
     def _hands(self, n: int, kind: torch.Tensor, left: torch.Tensor, count: torch.Tensor,
                body: dict, intr: Intrinsics, min_mm: float, slot: int = 0,
-               motion: Optional['SceneMotion'] = None) -> torch.Tensor:
+               motion: Optional[SceneMotion] = None) -> torch.Tensor:
         """HAND22 joints (n, 22, 3) mm of one hand (``slot``) in every frame (used where
         present); with ``motion``, its pose moved part of the way to another draw's."""
         angles, rot, palm = self._hand_placement(n, kind, left, count, body, intr, min_mm,

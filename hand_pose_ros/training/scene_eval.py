@@ -239,19 +239,26 @@ def _peaks_mm(est: HandPoseEstimator, depths: np.ndarray, intr
               float(d.score)) for d in dets] for dets in found]
 
 
+def percent_cell(share: float) -> str:
+    """A table cell for a share (0-1) as a percentage; '-' for NaN (nothing to count)."""
+    return '-' if share != share else f'{100 * share:.1f} %'
+
+
+def error_cell(mm: float) -> str:
+    """A table cell for a mean joint error (mm); '-' for NaN (no hand found)."""
+    return '-' if mm != mm else f'{mm:.1f} mm'
+
+
 def scene_table(rows: Dict[str, Dict[str, float]]) -> str:
     """A Markdown table of evaluate_scenes()."""
     lines = ['| scenes | frames | hands (+ hidden) | found (<= 40 mm) | found of all hands | '
              'handedness | mean joint error | false hands / frame |',
              '|---|---|---|---|---|---|---|---|']
     for name, r in rows.items():
-        def pct(x):
-            return '-' if x != x else f'{100 * x:.1f} %'
-        err = '-' if r['joint_error_mm'] != r['joint_error_mm'] else \
-            f"{r['joint_error_mm']:.1f} mm"
         lines.append(f"| {name} | {r['frames']} | {r['hands']} (+ {r['hidden']}) | "
-                     f"{pct(r['found'])} | {pct(r['found_all'])} | {pct(r['handedness'])} | "
-                     f"{err} | {r['false_per_frame']:.3f} |")
+                     f"{percent_cell(r['found'])} | {percent_cell(r['found_all'])} | "
+                     f"{percent_cell(r['handedness'])} | {error_cell(r['joint_error_mm'])} | "
+                     f"{r['false_per_frame']:.3f} |")
     return '\n'.join(lines)
 
 

@@ -22,7 +22,9 @@ another over the video, hidden hands counted as in ``hand-pose eval --scenes``),
 each frame alone (as ``hand-pose eval --scenes``), with the left/right memory, and as the node
 runs (memory and following): what single-frame figures leave open, how a user on video fares.
 
-    python -m hand_pose_ros.training.tracking_eval --views [--sequences 16] [--frames 45]
+    python -m hand_pose_ros.training.tracking_eval --views --sequences 20 --frames 45
+        [--viewpoints robot,...] [--redetect-every N] [--follow-passes N]
+        [--follow-min-confidence C] [--split validation|test]
 
 Validation seeds choose the defaults (core/hand_tracker.py); the test seeds report them.
 """
@@ -33,7 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .scene_eval import _score_frame, SceneScore
+from .scene_eval import _score_frame, error_cell, percent_cell, SceneScore
 from ..core.camera import uvd_to_xyz
 from ..core.estimator import HandPoseEstimator
 from ..core.hand_tracker import (DEFAULT_FOLLOW_PASSES, DEFAULT_MIN_CONFIDENCE,
@@ -246,13 +248,10 @@ def views_table(rows: Dict[str, Dict[str, Dict[str, float]]]) -> str:
              '|---|---|---|---|---|---|---|---|---|']
     for view, by_setting in rows.items():
         for name, r in by_setting.items():
-            def pct(x):
-                return '-' if x != x else f'{100 * x:.1f} %'
-            err = '-' if r['joint_error_mm'] != r['joint_error_mm'] else \
-                f"{r['joint_error_mm']:.1f} mm"
             lines.append(f"| {view} | {name} | {r['frames']} | {r['hands']} (+ {r['hidden']}) | "
-                         f"{pct(r['found'])} | {pct(r['handedness'])} | {err} | "
-                         f"{r['false_per_frame']:.3f} | {100 * r['detector_share']:.0f} % |")
+                         f"{percent_cell(r['found'])} | {percent_cell(r['handedness'])} | "
+                         f"{error_cell(r['joint_error_mm'])} | {r['false_per_frame']:.3f} | "
+                         f"{100 * r['detector_share']:.0f} % |")
     return '\n'.join(lines)
 
 
