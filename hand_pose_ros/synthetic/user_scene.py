@@ -49,6 +49,7 @@ from ..core.crop import hand_center_uvd
 from ..core.detection import sampled_intrinsics, sampling_stride
 from ..core.skeleton import FROM_HAND22
 from ..core.specs import camera_names, camera_spec
+from ..core.wrist import quaternion_xyzw
 
 SCENE_TYPES: Tuple[str, ...] = ('third_person', 'egocentric', 'robot')
 MAX_SCENE_HANDS = 2
@@ -143,28 +144,9 @@ class SceneMotion:
             raise ValueError(f'SceneMotion.share must be in [0, 1], found {self.share}')
 
 
-def _quaternions(rot: torch.Tensor) -> torch.Tensor:
-    """Unit quaternions (n, 4) (w, x, y, z) of rotation matrices (n, 3, 3)."""
-    m = rot
-    t = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    cands = torch.stack([
-        torch.stack([1 + t, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0],
-                     m[:, 1, 0] - m[:, 0, 1]], -1),
-        torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2],
-                     m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
-        torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0],
-                     1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
-        torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0],
-                     m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1)], 1)
-    # the candidate with the largest diagonal term is the well-conditioned one
-    diag = torch.stack([t, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1)
-    best = cands[torch.arange(m.shape[0]), diag.argmax(-1)]
-    return best / best.norm(dim=-1, keepdim=True)
-
-
 def _matrices(q: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (n, 3, 3) of unit quaternions (n, 4) (w, x, y, z)."""
-    w, x, y, z = q.unbind(-1)
+    """Rotation matrices (n, 3, 3) of unit quaternions (n, 4) (x, y, z, w)."""
+    x, y, z, w = q.unbind(-1)
     return torch.stack([
         1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
         2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
@@ -174,7 +156,8 @@ def _matrices(q: torch.Tensor) -> torch.Tensor:
 def slerp_rotations(a: torch.Tensor, b: torch.Tensor, share: float) -> torch.Tensor:
     """Rotations (n, 3, 3) ``share`` (0-1) of the way from ``a`` to ``b`` along the shortest
     arc (spherical linear interpolation): the constant-speed turn between two poses."""
-    qa, qb = _quaternions(a.double()), _quaternions(b.double())
+    qa, qb = (torch.from_numpy(np.stack([quaternion_xyzw(r) for r in m.double().numpy()]))
+              for m in (a, b))
     dot = (qa * qb).sum(-1, keepdim=True)
     qb = torch.where(dot < 0, -qb, qb)
     dot = dot.abs().clamp_max(1.0)

@@ -29,7 +29,7 @@ from ..core.camera import uvd_to_xyz
 from ..core.estimator import as_depth_mm, HandPoseEstimator, MAX_HANDS
 from ..core.handedness import handedness_score, palm_facing_cos
 from ..core.skeleton import FROM_HAND22, HAND22
-from ..synthetic.user_scene import SCENE_TYPES, UserSceneGenerator
+from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneGenerator
 
 SCENE_SEED = 9_000_011
 FOUND_WITHIN_MM = 40.0
@@ -149,7 +149,20 @@ def tally_sides(sides: Dict[str, List[int]], hands, truth: List, match: List[Opt
                 sides[key][1] += wrong
 
 
-def _score_frame(score: SceneScore, hands, truth: List) -> List[Optional[int]]:
+Truth = Tuple[np.ndarray, np.ndarray, bool, bool]   # ICVL16 xyz mm, centre mm, left, seen
+
+
+def scene_truth(batch: SceneBatch, i: int) -> List[Truth]:
+    """The true hands of frame ``i`` of ``batch`` as _score_frame takes them, one per present
+    hand in slot order: (ICVL16 joints (16, 3) mm, centre (3,) mm, left, seen)."""
+    intr = batch.intrinsics
+    return [(batch.hand22[i, h, _ICVL].numpy(),
+             uvd_to_xyz(batch.center_uvd[i, h][None].double(), intr)[0].numpy(),
+             bool(batch.left[i, h]), bool(batch.seen[i, h]))
+            for h in range(batch.present.shape[1]) if bool(batch.present[i, h])]
+
+
+def _score_frame(score: SceneScore, hands, truth: List[Truth]) -> List[Optional[int]]:
     """Match returned hands to true ones (match_hands) and count; ``truth``: (ICVL16 joints mm,
     centre mm, left, seen) per true hand. Returns the match (match_hands)."""
     score.frames += 1
@@ -201,14 +214,10 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
             peaks = (_peaks_mm(est, b.depth_mm.numpy(), b.intrinsics) if misses and learned
                      else [None] * n)
             for i, r in enumerate(results):
-                truth, shares, whole = [], [], []
-                for h in range(b.present.shape[1]):
-                    if bool(b.present[i, h]):
-                        c = uvd_to_xyz(b.center_uvd[i, h][None].double(), b.intrinsics)[0]
-                        truth.append((b.hand22[i, h, _ICVL].numpy(), c.numpy(),
-                                      bool(b.left[i, h]), bool(b.seen[i, h])))
-                        shares.append(float(b.visible[i, h]))
-                        whole.append(b.hand22[i, h].numpy())
+                truth = scene_truth(b, i)
+                present = [h for h in range(b.present.shape[1]) if bool(b.present[i, h])]
+                shares = [float(b.visible[i, h]) for h in present]
+                whole = [b.hand22[i, h].numpy() for h in present]
                 kept = [h for h in r.hands if float(h.confidence.mean()) >= min_confidence]
                 match = _score_frame(score, kept, truth)
                 if not misses:

@@ -35,13 +35,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .scene_eval import _score_frame, error_cell, percent_cell, SceneScore
-from ..core.camera import uvd_to_xyz
+from .scene_eval import (_score_frame, error_cell, percent_cell, scene_truth, SceneScore,
+                         Truth)
 from ..core.estimator import HandPoseEstimator
 from ..core.hand_tracker import (DEFAULT_FOLLOW_PASSES, DEFAULT_MIN_CONFIDENCE,
                                  DEFAULT_REDETECT_EVERY, HandTracker)
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
-from ..core.skeleton import FROM_HAND22
 from ..synthetic.user_scene import one_hand_frame, SCENE_TYPES, UserSceneGenerator
 
 SPLIT_SEEDS = {'validation': 9_300_000, 'test': 9_400_000}   # + sequence index
@@ -101,9 +100,6 @@ def sequences(split: str, count: int, frames: int, fps: float
     return out
 
 
-Truth = Tuple[np.ndarray, np.ndarray, bool, bool]   # ICVL16 xyz mm, centre mm, left, seen
-
-
 def scene_videos(split: str, view: str, count: int, frames: int
                  ) -> List[Tuple[List[np.ndarray], List[List[Truth]], object]]:
     """``count`` videos of user scenes of viewpoint ``view`` (UserSceneGenerator.video), the
@@ -114,15 +110,8 @@ def scene_videos(split: str, view: str, count: int, frames: int
     for s in range(count):
         camera = gen.cameras[s % len(gen.cameras)]
         shots = gen.video(VIEW_SEEDS[split] + 1000 * k + s, frames, k, camera)
-        intr = shots[0].intrinsics
-        truths = []
-        for b in shots:
-            truths.append([(b.hand22[0, h, list(FROM_HAND22['icvl16'])].numpy(),
-                            uvd_to_xyz(b.center_uvd[0, h][None].double(), intr)[0].numpy(),
-                            bool(b.left[0, h]), bool(b.seen[0, h]))
-                           for h in range(b.present.shape[1]) if bool(b.present[0, h])])
         out.append(([np.ascontiguousarray(b.depth_mm[0].numpy(), np.float32) for b in shots],
-                    truths, intr))
+                    [scene_truth(b, 0) for b in shots], shots[0].intrinsics))
     return out
 
 
@@ -289,11 +278,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.min_confidence = DEFAULT_MIN_CONFIDENCE
     follow_min = (args.min_confidence if args.follow_min_confidence is None
                   else args.follow_min_confidence)
-    try:
-        settings = view_settings(args.redetect_every, args.follow_passes, follow_min)
-        settings[next(reversed(settings))][1]()           # the tracker refuses bad settings
+    try:                                  # the tracker refuses bad settings
+        HandTracker(args.redetect_every, follow_min, args.follow_passes)
     except ValueError as err:
         parser.error(str(err))
+    settings = view_settings(args.redetect_every, args.follow_passes, follow_min)
     est = HandPoseEstimator.from_files(args.model, device='cpu', handedness='auto',
                                        joint_order='icvl16')
     if args.views:
