@@ -16,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from ..core.camera import Intrinsics
+from ..core.lens_distortion import DepthRectifier, lens_distortion, LensDistortion
 
 # Rejection reasons (diagnostics counters); the node adds 'no_hand' and 'low_confidence'.
 UNSUPPORTED_ENCODING = 'unsupported_encoding'
@@ -27,6 +28,10 @@ NONFINITE_DEPTH = 'nonfinite_depth'
 NO_CAMERA_INFO = 'no_camera_info'
 INVALID_CAMERA_INFO = 'invalid_camera_info'
 CAMERA_INFO_SIZE_MISMATCH = 'camera_info_size_mismatch'
+UNSUPPORTED_DISTORTION = 'unsupported_distortion'
+
+# undistort modes: 'auto' undistorts unless the image topic's name says it is rectified
+UNDISTORT_MODES = ('auto', 'always', 'never')
 
 # encoding -> (numpy dtype, factor from the stored unit to millimetres)
 DEPTH_ENCODINGS = {
@@ -52,6 +57,7 @@ class DepthFrame:
     depth_mm: np.ndarray     # (H, W) float32 millimetres
     intrinsics: Intrinsics   # of depth_mm (scaled when the frame was decimated)
     stride: int              # decimation factor applied (1 = full resolution)
+    undistorted: str         # the lens model removed from the image ('' = none)
     nonfinite: int           # non-finite pixels treated as missing (32FC1 only)
     big_endian: bool         # the message was big-endian (converted)
 
@@ -99,6 +105,39 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
         raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
 
 
+def lens_from_camera_info(msg: CameraInfo) -> Optional[LensDistortion]:
+    """The lens distortion ``distortion_model`` and ``d`` describe (None: none, all zero)."""
+    try:
+        return lens_distortion(msg.distortion_model, [float(x) for x in msg.d])
+    except ValueError as exc:
+        raise ConversionError(UNSUPPORTED_DISTORTION, f'cannot undistort the depth image: '
+                              f'{exc}; publish rectified depth (image_proc) or set undistort '
+                              'to never') from None
+
+
+def rectified_intrinsics(msg: CameraInfo) -> Intrinsics:
+    """Pinhole intrinsics of a *rectified* image from CameraInfo ``p`` (fx=p[0], fy=p[5],
+    cx=p[2], cy=p[6]; ``k`` when ``p`` is unset), as image_geometry reads them."""
+    p = [float(x) for x in msg.p]
+    if len(p) != 12 or not (p[0] > 0 and p[5] > 0):
+        return intrinsics_from_camera_info(msg)
+    try:
+        return Intrinsics(p[0], p[5], p[2], p[6], int(msg.width), int(msg.height))
+    except ValueError as exc:
+        raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
+
+
+def undistorts(mode: str, image_topic: str) -> bool:
+    """Whether a depth image with a non-zero distortion in its CameraInfo is undistorted:
+    'always', 'never', or 'auto': unless the last name of its topic says it is rectified
+    (contains 'rect', as image_proc's ``image_rect`` and RealSense's ``image_rect_raw``)."""
+    if mode not in UNDISTORT_MODES:
+        raise ValueError(f'undistort must be one of {UNDISTORT_MODES}, found {mode!r}')
+    if mode != 'auto':
+        return mode == 'always'
+    return 'rect' not in image_topic.rstrip('/').rsplit('/', 1)[-1]
+
+
 def decimation_stride(width: int, height: int, max_pixels: int) -> int:
     """Smallest odd stride s with ceil(W/s) x ceil(H/s) <= max_pixels (1 when it fits)."""
     stride = 1
@@ -142,10 +181,14 @@ def depth_to_mm(raw: np.ndarray, encoding: str,
 
 
 def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
-                reject_nonfinite: bool = False) -> DepthFrame:
+                reject_nonfinite: bool = False,
+                rectifier: Optional[DepthRectifier] = None) -> DepthFrame:
     """Validate an Image + CameraInfo pair and return millimetres with matching intrinsics.
 
-    Frames over ``max_pixels`` (0 = no limit) are decimated before any copy is made.
+    Frames over ``max_pixels`` (0 = no limit) are decimated before any copy is made. With a
+    ``rectifier``, a frame whose CameraInfo has a non-zero distortion is resampled onto the
+    pinhole grid of ``k`` (nearest pixel, decimated in the same pass); without one it is
+    taken as rectified, with the intrinsics of ``p`` when there is a distortion.
     """
     if info is None:
         raise ConversionError(NO_CAMERA_INFO, f'no CameraInfo received yet for frame_id '
@@ -157,11 +200,18 @@ def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
                               f'{intr.width}x{intr.height} but the image is '
                               f'{image.width}x{image.height}')
     stride = decimation_stride(image.width, image.height, max_pixels)
-    raw, intr = decimate(raw, intr, stride)
+    lens = lens_from_camera_info(info) if rectifier is not None else None
+    if lens is not None:
+        raw, intr = rectifier.rectify(raw, intr, lens, stride)
+    else:
+        if rectifier is None and any(float(x) != 0.0 for x in info.d):
+            intr = rectified_intrinsics(info)
+        raw, intr = decimate(raw, intr, stride)
     depth, nonfinite = depth_to_mm(raw, image.encoding, reject_nonfinite)
     if not np.any(depth):
         raise ConversionError(ALL_ZERO_DEPTH, 'every depth pixel is 0 (no measurement)')
-    return DepthFrame(depth, intr, stride, nonfinite, bool(image.is_bigendian))
+    return DepthFrame(depth, intr, stride, lens.model if lens else '', nonfinite,
+                      bool(image.is_bigendian))
 
 
 def depth_image(depth_mm: np.ndarray, header: Header, encoding: str = '16UC1') -> Image:

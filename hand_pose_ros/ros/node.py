@@ -26,7 +26,7 @@ from .drawing import debug_patch
 from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
                           validate, with_changes)
 from .outputs import frame_messages, TOPICS
-from .pipeline import FramePipeline, FrameResult, warm_up
+from .pipeline import FramePipeline, FrameResult, INFO_NOTES, warm_up
 from .spin import run_node
 from .worker import LatestSlot, Worker
 from .wrist_outputs import tf_available, TF_QOS, TF_TOPIC, TFMessage, wrist_status
@@ -101,6 +101,8 @@ class HandPoseNode(Node):
         image_sub = self.create_subscription(Image, 'depth/image', self._on_image, qos,
                                              qos_overriding_options=overrides)
         self.input_topics = (image_sub.topic_name, info_sub.topic_name)
+        self.pipeline.image_topic = image_sub.topic_name   # undistort 'auto' reads its name
+        self._told: set = set()                             # INFO_NOTES logged once each
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
         # steady clock: with use_sim_time and no bag playing, ROS time (and its timers) stand
@@ -191,7 +193,11 @@ class HandPoseNode(Node):
             return
         for key, message in result.notes:
             self.stats.record_handled(key)
-            self.warnings.warn(key, message)
+            if key not in INFO_NOTES:
+                self.warnings.warn(key, message)
+            elif key not in self._told:
+                self._told.add(key)
+                self.get_logger().info(message)
         if not result.ok:
             self.stats.record_rejected(result.reason)
             self.warnings.warn(result.reason, f'frame skipped ({result.reason}): '

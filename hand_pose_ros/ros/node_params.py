@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
+from .conversions import UNDISTORT_MODES
 from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PASSES,
                               DEFAULT_MAX_HANDS, DEFAULT_WEAK_DETECTION_THRESHOLD, DETECTORS,
                               HANDEDNESS_MODES, MAX_HANDS, MAX_LOCALIZER_PASSES,
@@ -51,6 +52,7 @@ class NodeParams:
     redetect_every: int = DEFAULT_REDETECT_EVERY
     max_image_pixels: int = 1_500_000
     reject_nonfinite: bool = False
+    undistort: str = 'auto'
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
     joint_order: str = 'auto'
@@ -124,6 +126,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'scaled) to at most this many pixels before processing', (4096, 100_000_000)),
     ParamSpec('reject_nonfinite', 'true: drop any 32FC1 frame with NaN/inf pixels; false: '
               'treat them as missing depth (REP 117) and drop only frames with none finite'),
+    ParamSpec('undistort', "depth images whose CameraInfo has a lens distortion (plumb_bob, "
+              "rational_polynomial, equidistant): 'always' resample them onto the pinhole grid "
+              "of K (nearest pixel), 'never' take them as rectified (intrinsics from P, as "
+              "depth_image_proc does), 'auto' undistort unless the image topic's name says it "
+              "is rectified ('rect': image_rect, image_rect_raw)"),
     ParamSpec('reliable_input', 'subscribe with RELIABLE instead of BEST_EFFORT (sensor-data) '
               'QoS, e.g. for recorded bags and tests', read_only=True),
     ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),
@@ -172,7 +179,8 @@ def validate(params: NodeParams) -> List[str]:
         problems.append(f'need near_m < far_m, found near_m={params.near_m} and '
                         f'far_m={params.far_m}')
     for name, allowed in (('handedness', HANDEDNESS_MODES), ('detector', DETECTORS),
-                          ('precision', PRECISIONS), ('joint_order', JOINT_ORDERS)):
+                          ('precision', PRECISIONS), ('joint_order', JOINT_ORDERS),
+                          ('undistort', UNDISTORT_MODES)):
         if getattr(params, name) not in allowed:
             problems.append(f'{name} must be one of {allowed}, found {getattr(params, name)!r}')
     if not params.model:

@@ -8,18 +8,21 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from .conversions import ConversionError, depth_frame, stamp_to_s
+from .conversions import ConversionError, depth_frame, stamp_to_s, undistorts
 from .node_params import NodeParams
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
 from ..core.hand_tracker import HandTracker
 from ..core.handedness import SIDES
+from ..core.lens_distortion import DepthRectifier
 from ..core.side_memory import SideMemory
 
 NO_HAND = 'no_hand'
 LOW_CONFIDENCE = 'low_confidence'
 ESTIMATOR_ERROR = 'estimator_error'
+UNDISTORTED = 'undistorted'     # a note worth one info line, not a warning (normal operation)
+INFO_NOTES = frozenset({UNDISTORTED})
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,11 @@ def estimator_settings(params: NodeParams, model_cube_mm: float) -> dict:
 class FramePipeline:
     """Holds the estimator, the current parameters and the smoothing state (per side)."""
 
-    def __init__(self, estimator: HandPoseEstimator, params: NodeParams) -> None:
+    def __init__(self, estimator: HandPoseEstimator, params: NodeParams,
+                 image_topic: str = '') -> None:
         self.estimator = estimator
+        self.image_topic = image_topic   # the resolved depth topic ('undistort: auto' reads it)
+        self._rectifier = DepthRectifier()
         self._lock = threading.Lock()
         self._params = params
         self._filters: Optional[Dict[str, OneEuroFilter]] = None
@@ -153,11 +159,17 @@ class FramePipeline:
         with self._lock:
             params, filters, memory = self._params, self._filters, self._memory
             tracker = self._tracker
+        rectifier = self._rectifier if undistorts(params.undistort, self.image_topic) else None
         try:
-            frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite)
+            frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite,
+                                rectifier)
         except ConversionError as exc:
             return self._lost(filters, exc.reason, str(exc))
         notes = []
+        if frame.undistorted:
+            notes.append((UNDISTORTED, f'{frame.undistorted} lens distortion of CameraInfo '
+                          f'removed from the depth images of {self.image_topic or "the input"} '
+                          f'(undistort: {params.undistort}; never: take them as rectified)'))
         if frame.stride > 1:
             notes.append(('downscaled', f'{image.width}x{image.height} depth image is over '
                           f'max_image_pixels={params.max_image_pixels}: processed at '

@@ -152,3 +152,75 @@ def test_depth_qos():
     assert conv.depth_qos().reliability == ReliabilityPolicy.BEST_EFFORT
     assert conv.depth_qos(True).reliability == ReliabilityPolicy.RELIABLE
     assert conv.depth_qos(True).depth == conv.depth_qos().depth == 5
+
+
+def distorted_info(intr=INTR, model='rational_polynomial',
+                   d=(5.1, 3.1, 1e-4, -2e-4, 0.16, 5.4, 4.9, 0.86)) -> CameraInfo:
+    msg = info(intr)
+    msg.distortion_model, msg.d = model, list(d)
+    return msg
+
+
+def test_a_distorted_camera_is_rectified_with_k_or_taken_as_rectified_with_p():
+    from hand_pose_ros.core.lens_distortion import DepthRectifier, rectify_depth
+    intr = Intrinsics(20.0, 20.0, 15.5, 11.5, 32, 24)     # wide: corners at r = 1.0
+    depth = frame()
+    msg = distorted_info(intr)
+    msg.p[0], msg.p[5] = 18.0, 18.0                       # the rectified image's matrix
+    raw_img = conv.depth_image(depth, HEADER)
+    out = conv.depth_frame(raw_img, msg, rectifier=DepthRectifier())
+    expected, _ = rectify_depth(depth, intr, conv.lens_from_camera_info(msg))
+    assert out.undistorted == 'rational_polynomial' and out.intrinsics == intr
+    np.testing.assert_array_equal(out.depth_mm, expected)
+    assert not np.array_equal(out.depth_mm, depth)        # the lens moved pixels
+    # without a rectifier: taken as rectified, with P's matrix (as image_geometry reads it)
+    kept = conv.depth_frame(raw_img, msg)
+    np.testing.assert_array_equal(kept.depth_mm, depth)
+    assert kept.undistorted == '' and (kept.intrinsics.fx, kept.intrinsics.fy) == (18.0, 18.0)
+    # zero distortion: nothing to do either way, K as before
+    plain = conv.depth_frame(raw_img, info(intr), rectifier=DepthRectifier())
+    np.testing.assert_array_equal(plain.depth_mm, depth)
+    assert plain.undistorted == '' and plain.intrinsics == intr
+
+
+def test_rectified_and_decimated_in_one_pass():
+    from hand_pose_ros.core.lens_distortion import DepthRectifier
+    w, h = 2000, 1000
+    intr = Intrinsics(1000.0, 1000.0, 999.5, 499.5, w, h)
+    depth = frame(w, h)
+    msg = distorted_info(intr)
+    out = conv.depth_frame(conv.depth_image(depth, HEADER), msg, max_pixels=300_000,
+                           rectifier=DepthRectifier())
+    full = conv.depth_frame(conv.depth_image(depth, HEADER), msg, rectifier=DepthRectifier())
+    s = out.stride
+    kept = full.depth_mm[s // 2::s, s // 2::s]            # decimation keeps the centre pixel
+    assert s == 3 and out.undistorted and out.depth_mm.shape == kept.shape == (333, 667)
+    np.testing.assert_array_equal(out.depth_mm, kept)
+    assert out.intrinsics.fx == pytest.approx(1000.0 / 3)
+
+
+def test_unknown_distortion_is_refused_only_when_undistorting():
+    from hand_pose_ros.core.lens_distortion import DepthRectifier
+    msg = distorted_info(model='kannala_brandt', d=(0.1, 0.2))
+    raw_img = conv.depth_image(frame(), HEADER)
+    with pytest.raises(conv.ConversionError, match='never') as err:
+        conv.depth_frame(raw_img, msg, rectifier=DepthRectifier())
+    assert err.value.reason == conv.UNSUPPORTED_DISTORTION
+    assert conv.depth_frame(raw_img, msg).undistorted == ''
+
+
+@pytest.mark.parametrize('mode, topic, expected', [
+    ('auto', '/k4a/depth/image_raw', True),
+    ('auto', '/camera/camera/depth/image_rect_raw', False),   # RealSense: already rectified
+    ('auto', '/camera/depth/image_rect', False),              # image_proc's output
+    ('auto', '/rectangle/depth/image_raw/', True),            # only the last name counts
+    ('always', '/camera/depth/image_rect', True),
+    ('never', '/k4a/depth/image_raw', False),
+])
+def test_undistort_modes(mode, topic, expected):
+    assert conv.undistorts(mode, topic) is expected
+
+
+def test_undistort_mode_is_checked():
+    with pytest.raises(ValueError, match='undistort must be one of'):
+        conv.undistorts('yes', '/x')

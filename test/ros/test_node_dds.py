@@ -119,10 +119,12 @@ def malformed_cases(sender):
             return sender.send(None, header=h, image=msg, info=info)
         return send
 
-    def info_for(frame_id, intr=INTR, fx=None):
+    def info_for(frame_id, intr=INTR, fx=None, lens=None):
         msg = conv.camera_info(intr, sender.probe.header(frame_id))
         if fx is not None:
             msg.k[0] = fx
+        if lens is not None:
+            msg.distortion_model, msg.d = lens
         return msg
 
     nan_m = np.full((240, 320), np.nan, '<f4').tobytes()
@@ -158,6 +160,11 @@ def malformed_cases(sender):
          'rejected.camera_info_size_mismatch'),
         ('no hand in range', raw(data=np.where(hand() > 0, 4000, 0).astype('<u2').tobytes()),
          'rejected.no_hand'),
+        ('unknown lens model', raw(frame_id='fov_lens', info=info_for(
+            'fov_lens', lens=('fov', [0.9]))), 'rejected.unsupported_distortion'),
+        ('lens distortion', raw(frame_id='k4a_raw', info=info_for(
+            'k4a_raw', lens=('rational_polynomial', [0.5, 0.1, 0, 0, 0, 0.6, 0.1, 0]))),
+         'handled.undistorted'),
         ('NaN and inf pixels', raw(encoding='32FC1', step=1280, data=partial.tobytes()),
          'handled.nonfinite_as_missing'),
         ('big-endian', raw(is_bigendian=1, data=big_endian), 'handled.big_endian'),
@@ -180,6 +187,9 @@ def test_each_malformed_input_is_counted_then_a_good_frame_is_answered(session):
     assert session.proc.proc.poll() is None, 'the node died'
     log = session.proc.output()
     assert 'frame skipped (unsupported_encoding)' in log and 'Traceback' not in log
+    # the image topic /depth/image is not named rectified: undistorted ('auto'), said once
+    assert log.count('rational_polynomial lens distortion of CameraInfo removed from the '
+                     'depth images of /depth/image') == 1
 
 
 def test_runtime_parameters_are_validated(session):

@@ -48,6 +48,7 @@ def test_every_field_has_a_described_parameter():
     ({'min_confidence': 1.5}, 'min_confidence must be in'),
     ({'max_image_pixels': 10}, 'max_image_pixels must be in'),
     ({'model': ''}, 'model must name'),
+    ({'undistort': 'true'}, 'undistort must be one of'),
 ])
 def test_invalid_values_are_refused_with_a_reason(changes, message):
     problems = validate(replace(DEFAULTS, **changes))

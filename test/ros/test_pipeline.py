@@ -123,6 +123,35 @@ def test_4k_frame_is_processed_downscaled(pipeline):
     assert abs(result.pose.center[2] - 450) < 60      # the hand is found at its true depth
 
 
+def test_distorted_depth_is_undistorted_unless_its_topic_says_rectified(pipeline):
+    from test.core.test_lens_distortion import BARREL, raw_frame
+    vv, uu = np.ogrid[:240, :320]
+    pinhole = np.where((uu - 60) ** 2 + (vv - 50) ** 2 < 22 ** 2, 450.0, 0.0).astype(np.float32)
+    truth = np.array([(60 - INTR.cx) * 450 / INTR.fx, (50 - INTR.cy) * 450 / INTR.fy])
+    raw = raw_frame(pinhole, INTR, BARREL)                # r = 0.5: the lens moves it 7 %
+    h = header()
+    info = conv.camera_info(INTR, h)
+    info.distortion_model, info.d = BARREL.model, list(BARREL.coefficients)
+
+    def run(topic, undistort='auto'):
+        pipeline.image_topic = topic
+        pipeline.configure(replace(PARAMS, undistort=undistort))   # no hand followed over
+        result = pipeline.process(conv.depth_image(raw, h), info)
+        assert result.ok
+        return [k for k, _ in result.notes], np.linalg.norm(result.pose.center[:2] - truth)
+
+    try:
+        notes, undistorted = run('/k4a/depth/image_raw')
+        assert notes == ['undistorted'] and undistorted < 6.0
+        notes, taken_as_is = run('/k4a/depth/image_rect')
+        assert notes == [] and taken_as_is > undistorted + 10.0      # measured 0.1 / 18.5 mm
+        assert run('/k4a/depth/image_rect', 'always')[0] == ['undistorted']
+        assert run('/k4a/depth/image_raw', 'never')[0] == []
+    finally:
+        pipeline.image_topic = ''
+        pipeline.configure(PARAMS)
+
+
 def lopsided_frame() -> np.ndarray:
     """A hand-sized disc with a 'thumb' bar to its right: not mirror-symmetric, so the crop of
     its mirror image differs from its own crop."""
