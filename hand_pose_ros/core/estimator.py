@@ -190,6 +190,20 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
     raise ValueError(f'depth dtype must be uint16 or float32 millimetres, found {depth.dtype}')
 
 
+def out_of_range_note(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> str:
+    """'' when some depth of the frame (mm) lies in [near_mm, far_mm]; else what depth it
+    holds, so a wrong range or depth unit reads differently from an empty view."""
+    valid = depth_mm[depth_mm > 0]
+    if valid.size == 0:
+        return ': the frame holds no depth'
+    if np.any((valid >= near_mm) & (valid <= far_mm)):
+        return ''
+    lo, mid, hi = np.percentile(valid, [1, 50, 99])
+    return (f': no depth in that range at all, the frame\'s is {lo:.0f}-{hi:.0f} mm (median '
+            f'{mid:.0f}); check the depth range and the depth unit (millimetres: ROS 16UC1 is '
+            'mm, 32FC1 metres)')
+
+
 def load_hand_detector(path: Union[str, Path]) -> Union[HandDetector, ExportedDetector]:
     """A hand detector from a checkpoint (.pt) or an exported file (.onnx, TorchScript)."""
     return load_exported(path, 'detector') if is_exported(path) else load_detector(path)[0]
@@ -670,7 +684,9 @@ class HandPoseEstimator:
         what = 'hand' if settings['detector'] == 'nearest' else \
             f'hand detected (score >= {settings["threshold"]:.2f})'
         results: List[Estimate] = [
-            Estimate(None, f'no {what} in range [{near:.0f}, {far:.0f}] mm') for _ in frames]
+            Estimate(None, f'no {what} in range [{near:.0f}, {far:.0f}] mm'
+                     + ('' if hands else out_of_range_note(frame, near, far)))
+            for frame, hands in zip(frames, per_frame)]
         owner = [i for i, hands in enumerate(per_frame) for _ in hands]
         if not owner:
             if tracker is not None:

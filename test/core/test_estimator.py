@@ -54,8 +54,21 @@ def test_localizer_passes_refine_around_the_previous_centre(estimator, icvl):
 def test_no_hand_gives_a_reason(estimator, icvl):
     result = estimator.estimate_detailed(np.zeros((240, 320), np.uint16), icvl.intrinsics)
     assert result.pose is None and 'no hand in range' in result.reason
+    assert result.reason.endswith(': the frame holds no depth')
     far = np.full((240, 320), 3000, np.uint16)
     assert estimator.estimate(far, icvl.intrinsics) is None
+    # a hand in 1/8 mm units (8x its millimetres) is out of range: the reason says what the
+    # frame holds and names the unit, so it reads differently from an empty view
+    eighths = blob_frame(center=(180, 100), depth=420.0) * 8
+    eighths[eighths == 0] = 8 * 900.0                     # a wall behind, in the same unit
+    reason = estimator.estimate_detailed(eighths, icvl.intrinsics).reason
+    assert 'no depth in that range at all' in reason and '3360-7200 mm' in reason
+    assert 'depth unit' in reason
+    # some depth in range but no hand there (specks too small for a blob): no such note
+    specks = np.full((240, 320), 3000.0, np.float32)
+    specks[[10, 100, 200], [10, 150, 300]] = 800.0
+    reason = estimator.estimate_detailed(specks, icvl.intrinsics).reason
+    assert reason == 'no hand in range [100, 1200] mm'
 
 
 def test_bad_depth_is_rejected_with_expected_and_found(estimator, icvl):
