@@ -97,10 +97,24 @@ def raw_depth(msg: Image) -> np.ndarray:
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
-    """Pinhole intrinsics from CameraInfo ``k`` (fx=k[0], fy=k[4], cx=k[2], cy=k[5]) and size."""
+    """Pinhole intrinsics of the published image from CameraInfo ``k`` (fx=k[0], fy=k[4],
+    cx=k[2], cy=k[5]), its size, region of interest and binning."""
     k = [float(x) for x in msg.k]
+    return _published(msg, k[0], k[4], k[2], k[5])
+
+
+def _published(msg: CameraInfo, fx: float, fy: float, cx: float, cy: float) -> Intrinsics:
+    """A calibration of the full sensor (``width`` x ``height``) as the image the camera
+    publishes: cut to ``roi`` (all zero: the whole sensor) and binned by ``binning_x`` /
+    ``binning_y`` (0 or 1: none), as image_geometry applies them."""
+    bx, by = max(1, int(msg.binning_x)), max(1, int(msg.binning_y))
+    roi = msg.roi
+    if roi.width and roi.height:
+        x0, y0, w, h = int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
+    else:
+        x0, y0, w, h = 0, 0, int(msg.width), int(msg.height)
     try:
-        return Intrinsics(k[0], k[4], k[2], k[5], int(msg.width), int(msg.height))
+        return Intrinsics(fx / bx, fy / by, (cx - x0) / bx, (cy - y0) / by, w // bx, h // by)
     except ValueError as exc:
         raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
 
@@ -117,14 +131,12 @@ def lens_from_camera_info(msg: CameraInfo) -> Optional[LensDistortion]:
 
 def rectified_intrinsics(msg: CameraInfo) -> Intrinsics:
     """Pinhole intrinsics of a *rectified* image from CameraInfo ``p`` (fx=p[0], fy=p[5],
-    cx=p[2], cy=p[6]; ``k`` when ``p`` is unset), as image_geometry reads them."""
+    cx=p[2], cy=p[6]; ``k`` when ``p`` is unset), region of interest and binning applied, as
+    image_geometry reads them."""
     p = [float(x) for x in msg.p]
     if len(p) != 12 or not (p[0] > 0 and p[5] > 0):
         return intrinsics_from_camera_info(msg)
-    try:
-        return Intrinsics(p[0], p[5], p[2], p[6], int(msg.width), int(msg.height))
-    except ValueError as exc:
-        raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
+    return _published(msg, p[0], p[5], p[2], p[6])
 
 
 def undistorts(mode: str, image_topic: str) -> bool:

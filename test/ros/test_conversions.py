@@ -224,3 +224,21 @@ def test_undistort_modes(mode, topic, expected):
 def test_undistort_mode_is_checked():
     with pytest.raises(ValueError, match='undistort must be one of'):
         conv.undistorts('yes', '/x')
+
+
+def test_binning_and_region_of_interest_give_the_published_image_intrinsics():
+    full = Intrinsics(100.0, 120.0, 31.5, 23.5, 64, 48)  # the calibrated sensor
+    depth = frame()                                     # 32 x 24: what is published
+    binned = info(full)
+    binned.binning_x = binned.binning_y = 2
+    out = conv.depth_frame(conv.depth_image(depth, HEADER), binned)
+    assert out.intrinsics == Intrinsics(50.0, 60.0, 15.75, 11.75, 32, 24)
+    np.testing.assert_array_equal(out.depth_mm, depth)
+    # a 32 x 24 window at (16, 8) of the sensor, not binned: the principal point moves
+    window = info(full)
+    window.roi.x_offset, window.roi.y_offset, window.roi.width, window.roi.height = 16, 8, 32, 24
+    out = conv.depth_frame(conv.depth_image(depth, HEADER), window)
+    assert out.intrinsics == Intrinsics(100.0, 120.0, 15.5, 15.5, 32, 24)
+    # the whole sensor's CameraInfo for the binned image, binning left out: refused
+    with pytest.raises(conv.ConversionError, match='CameraInfo is for 64x48'):
+        conv.depth_frame(conv.depth_image(depth, HEADER), info(full))
