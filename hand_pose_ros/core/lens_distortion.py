@@ -27,6 +27,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .camera import Intrinsics
+from .detection import sampled_intrinsics
 
 # model -> accepted numbers of coefficients (fewer than the full set: the rest are 0)
 MODELS: Dict[str, Tuple[int, ...]] = {
@@ -128,9 +129,8 @@ def rectify_map(intr: Intrinsics, lens: LensDistortion, stride: int = 1) -> Rect
     (odd; the centre pixel of each block, as decimation does)."""
     if stride < 1 or stride % 2 == 0:
         raise ValueError(f'stride must be a positive odd number, found {stride}')
-    off = (stride - 1) // 2
-    u = np.arange(off, intr.width, stride, dtype=np.float64)
-    v = np.arange(off, intr.height, stride, dtype=np.float64)
+    u = np.arange(stride // 2, intr.width, stride, dtype=np.float64)
+    v = np.arange(stride // 2, intr.height, stride, dtype=np.float64)
     x = ((u - intr.cx) / intr.fx)[None, :]
     y = ((v - intr.cy) / intr.fy)[:, None]
     x, y = np.broadcast_arrays(x, y)
@@ -143,8 +143,8 @@ def rectify_map(intr: Intrinsics, lens: LensDistortion, stride: int = 1) -> Rect
                | (rows > intr.height - 1))
     cols = np.where(missing, 0, cols).astype(np.intp)
     rows = np.where(missing, 0, rows).astype(np.intp)
-    out = replace(intr.scaled(1.0 / stride), width=u.size, height=v.size)
-    return RectifyMap(rows, cols, missing, out, (intr.height, intr.width))
+    return RectifyMap(rows, cols, missing, sampled_intrinsics(intr, stride),
+                      (intr.height, intr.width))
 
 
 def apply_rectify_map(raw: np.ndarray, rmap: RectifyMap) -> np.ndarray:

@@ -5,7 +5,7 @@ No cv_bridge: depth images are read as strided numpy views (honouring ``step`` a
 (REP 103), in the camera optical frame of the input header. Every malformed input raises a
 ``ConversionError`` whose ``reason`` is a short key counted by the node's diagnostics.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import math
 from typing import Optional, Tuple
 
@@ -16,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from ..core.camera import Intrinsics
+from ..core.detection import sampled_intrinsics
 from ..core.lens_distortion import DepthRectifier, lens_distortion, LensDistortion
 
 # Rejection reasons (diagnostics counters); the node adds 'no_hand' and 'low_confidence'.
@@ -160,15 +161,13 @@ def decimation_stride(width: int, height: int, max_pixels: int) -> int:
 
 def decimate(raw: np.ndarray, intr: Intrinsics, stride: int) -> Tuple[np.ndarray, Intrinsics]:
     """Keep every ``stride``-th pixel (odd stride: the centre pixel of each block; no depth
-    mixing across edges) and the matching intrinsics (Intrinsics.scaled is exact for odd s)."""
+    mixing across edges) and the matching intrinsics (core.detection.sampled_intrinsics, as
+    the detector's sampling and the undistortion map keep pixels)."""
     if stride == 1:
         return raw, intr
     if stride % 2 == 0:
         raise ValueError(f'decimation stride must be odd, found {stride}')
-    off = (stride - 1) // 2
-    small = raw[off::stride, off::stride]
-    scaled = intr.scaled(1.0 / stride)
-    return small, replace(scaled, width=small.shape[1], height=small.shape[0])
+    return raw[stride // 2::stride, stride // 2::stride], sampled_intrinsics(intr, stride)
 
 
 def depth_to_mm(raw: np.ndarray, encoding: str,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.core.camera import Intrinsics
+from hand_pose_ros.core.detection import sampled_intrinsics
 from hand_pose_ros.core.estimator import HandPoseEstimator
 from hand_pose_ros.core.lens_distortion import (apply_rectify_map, DepthRectifier, distort,
                                                 lens_distortion, LensDistortion, rectify_depth,
@@ -106,7 +107,11 @@ def test_a_decimated_map_is_the_full_map_decimated():
     assert (small.rows == full.rows[1::3, 1::3]).all()
     assert (small.cols == full.cols[1::3, 1::3]).all()
     h, w = np.zeros((576, 640))[1::3, 1::3].shape                     # as decimation keeps
-    assert small.intrinsics == replace(INTR.scaled(1 / 3), width=w, height=h)
+    assert small.intrinsics == sampled_intrinsics(INTR, 3)          # the one the node decimates by
+    scaled = replace(INTR.scaled(1 / 3), width=w, height=h)          # the same camera, resized
+    assert (small.intrinsics.width, small.intrinsics.height) == (w, h)
+    for name in ('fx', 'fy', 'cx', 'cy'):
+        assert getattr(small.intrinsics, name) == pytest.approx(getattr(scaled, name), rel=1e-12)
     with pytest.raises(ValueError, match='odd'):
         rectify_map(INTR, BARREL, stride=2)
     with pytest.raises(ValueError, match='reads a 640x576 image'):
