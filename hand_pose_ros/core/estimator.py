@@ -193,11 +193,11 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
 def out_of_range_note(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> str:
     """'' when some depth of the frame (mm) lies in [near_mm, far_mm]; else what depth it
     holds, so a wrong range or depth unit reads differently from an empty view."""
+    if np.any((depth_mm >= near_mm) & (depth_mm <= far_mm) & (depth_mm > 0)):
+        return ''                                 # the usual case: no copy of the frame
     valid = depth_mm[depth_mm > 0]
     if valid.size == 0:
         return ': the frame holds no depth'
-    if np.any((valid >= near_mm) & (valid <= far_mm)):
-        return ''
     lo, mid, hi = np.percentile(valid, [1, 50, 99])
     return (f': no depth in that range at all, the frame\'s is {lo:.0f}-{hi:.0f} mm (median '
             f'{mid:.0f}); check the depth range and the depth unit (millimetres: ROS 16UC1 is '
