@@ -66,9 +66,12 @@ def lens_distortion(model: str, coefficients: Sequence[float]) -> Optional[LensD
     there is none (no coefficients, or all 0, whatever the model name); raises ValueError for
     an unknown model or a wrong number of coefficients."""
     values = tuple(float(c) for c in coefficients)
-    if all(c == 0.0 for c in values):
-        return None
-    return LensDistortion(model, values)
+    return LensDistortion(model, values) if is_distorted(values) else None
+
+
+def is_distorted(coefficients: Sequence[float]) -> bool:
+    """Whether distortion coefficients (ROS ``D``) describe any distortion (one is not 0)."""
+    return any(float(c) != 0.0 for c in coefficients)
 
 
 def distort(x: np.ndarray, y: np.ndarray,

@@ -17,7 +17,8 @@ from std_msgs.msg import Header
 
 from ..core.camera import Intrinsics
 from ..core.detection import sampled_intrinsics
-from ..core.lens_distortion import DepthRectifier, lens_distortion, LensDistortion
+from ..core.lens_distortion import (DepthRectifier, is_distorted, lens_distortion,
+                                    LensDistortion)
 
 # Rejection reasons (diagnostics counters); the node adds 'no_hand' and 'low_confidence'.
 UNSUPPORTED_ENCODING = 'unsupported_encoding'
@@ -215,7 +216,7 @@ def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
     if lens is not None:
         raw, intr = rectifier.rectify(raw, intr, lens, stride)
     else:
-        if rectifier is None and any(float(x) != 0.0 for x in info.d):
+        if rectifier is None and is_distorted(info.d):
             intr = rectified_intrinsics(info)
         raw, intr = decimate(raw, intr, stride)
     depth, nonfinite = depth_to_mm(raw, image.encoding, reject_nonfinite)
