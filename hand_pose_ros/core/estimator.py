@@ -190,6 +190,9 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
     raise ValueError(f'depth dtype must be uint16 or float32 millimetres, found {depth.dtype}')
 
 
+DEPTH_UNIT_HINT = 'check the depth range and the depth unit'  # in the no-hand reason below
+
+
 def out_of_range_note(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> str:
     """'' when some depth of the frame (mm) lies in [near_mm, far_mm]; else what depth it
     holds, so a wrong range or depth unit reads differently from an empty view."""
@@ -200,8 +203,7 @@ def out_of_range_note(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> st
         return ': the frame holds no depth'
     lo, mid, hi = np.percentile(valid, [1, 50, 99])
     return (f': no depth in that range at all, the frame\'s is {lo:.0f}-{hi:.0f} mm (median '
-            f'{mid:.0f}); check the depth range and the depth unit (millimetres: ROS 16UC1 is '
-            'mm, 32FC1 metres)')
+            f'{mid:.0f}); {DEPTH_UNIT_HINT} (millimetres: ROS 16UC1 is mm, 32FC1 metres)')
 
 
 def load_hand_detector(path: Union[str, Path]) -> Union[HandDetector, ExportedDetector]:

@@ -171,9 +171,12 @@ def decimate(raw: np.ndarray, intr: Intrinsics, stride: int) -> Tuple[np.ndarray
     return raw[stride // 2::stride, stride // 2::stride], sampled_intrinsics(intr, stride)
 
 
-def depth_to_mm(raw: np.ndarray, encoding: str,
-                reject_nonfinite: bool = False) -> Tuple[np.ndarray, int]:
-    """(float32 mm array with non-finite pixels set to 0, number of non-finite pixels)."""
+def depth_to_mm(raw: np.ndarray, encoding: str, reject_nonfinite: bool = False,
+                depth_unit_mm: float = 1.0) -> Tuple[np.ndarray, int]:
+    """(float32 mm array with non-finite pixels set to 0, number of non-finite pixels).
+
+    An integer encoding's counts are ``depth_unit_mm`` millimetres each (REP 118: 1);
+    32FC1 is metres whatever it says."""
     depth = raw.astype(np.float32)  # native byte order, contiguous copy
     nonfinite = 0
     if raw.dtype.kind == 'f':
@@ -187,6 +190,8 @@ def depth_to_mm(raw: np.ndarray, encoding: str,
         if nonfinite:
             depth[~finite] = 0.0
     scale = DEPTH_ENCODINGS[encoding][1]
+    if raw.dtype.kind == 'u':
+        scale *= float(depth_unit_mm)
     if scale != 1.0:
         depth *= np.float32(scale)
     return depth, nonfinite
@@ -194,13 +199,15 @@ def depth_to_mm(raw: np.ndarray, encoding: str,
 
 def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
                 reject_nonfinite: bool = False,
-                rectifier: Optional[DepthRectifier] = None) -> DepthFrame:
+                rectifier: Optional[DepthRectifier] = None,
+                depth_unit_mm: float = 1.0) -> DepthFrame:
     """Validate an Image + CameraInfo pair and return millimetres with matching intrinsics.
 
     Frames over ``max_pixels`` (0 = no limit) are decimated before any copy is made. With a
     ``rectifier``, a frame whose CameraInfo has a non-zero distortion is resampled onto the
     pinhole grid of ``k`` (nearest pixel, decimated in the same pass); without one it is
-    taken as rectified, with the intrinsics of ``p`` when there is a distortion.
+    taken as rectified, with the intrinsics of ``p`` when there is a distortion. A 16UC1 /
+    mono16 count is ``depth_unit_mm`` millimetres (REP 118: 1).
     """
     if info is None:
         raise ConversionError(NO_CAMERA_INFO, f'no CameraInfo received yet for frame_id '
@@ -219,7 +226,7 @@ def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
         if rectifier is None and is_distorted(info.d):
             intr = rectified_intrinsics(info)
         raw, intr = decimate(raw, intr, stride)
-    depth, nonfinite = depth_to_mm(raw, image.encoding, reject_nonfinite)
+    depth, nonfinite = depth_to_mm(raw, image.encoding, reject_nonfinite, depth_unit_mm)
     if not np.any(depth):
         raise ConversionError(ALL_ZERO_DEPTH, 'every depth pixel is 0 (no measurement)')
     return DepthFrame(depth, intr, stride, lens.model if lens else '', nonfinite,

@@ -52,6 +52,7 @@ class NodeParams:
     redetect_every: int = DEFAULT_REDETECT_EVERY
     max_image_pixels: int = 1_500_000
     reject_nonfinite: bool = False
+    depth_unit_mm: float = 1.0
     undistort: str = 'auto'
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
@@ -126,6 +127,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'scaled) to at most this many pixels before processing', (4096, 100_000_000)),
     ParamSpec('reject_nonfinite', 'true: drop any 32FC1 frame with NaN/inf pixels; false: '
               'treat them as missing depth (REP 117) and drop only frames with none finite'),
+    ParamSpec('depth_unit_mm', 'millimetres per count of a 16UC1 / mono16 depth image: 1.0 '
+              "as REP 118 says; 0.125 for an SR300 / SR305 publishing its native 1/8 mm "
+              'counts, 0.1 for 100 um counts. 32FC1 images are metres whatever this says',
+              (0.01, 100.0)),
     ParamSpec('undistort', "depth images whose CameraInfo has a lens distortion (plumb_bob, "
               "rational_polynomial, equidistant): 'always' resample them onto the pinhole grid "
               "of K (nearest pixel), 'never' take them as rectified (intrinsics from P, as "

@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from .conversions import ConversionError, depth_frame, stamp_to_s, undistorts
 from .node_params import NodeParams
 from ..core.camera import Intrinsics
-from ..core.estimator import HandPose, HandPoseEstimator
+from ..core.estimator import DEPTH_UNIT_HINT, HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
 from ..core.hand_tracker import HandTracker
 from ..core.handedness import SIDES
@@ -162,7 +162,7 @@ class FramePipeline:
         rectifier = self._rectifier if undistorts(params.undistort, self.image_topic) else None
         try:
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite,
-                                rectifier)
+                                rectifier, params.depth_unit_mm)
         except ConversionError as exc:
             return self._lost(filters, exc.reason, str(exc))
         notes = []
@@ -188,7 +188,8 @@ class FramePipeline:
             return self._lost(filters, ESTIMATOR_ERROR, f'estimator refused the frame: {exc}',
                               notes)
         if not estimate.hands:
-            return self._lost(filters, NO_HAND, estimate.reason or 'no hand found', notes)
+            return self._lost(filters, NO_HAND, no_hand_message(estimate.reason, image.encoding,
+                                                                params), notes)
         accepted = best_per_side(estimate.hands, params.min_confidence)
         if not accepted:
             best = max(mean_confidence(p) for p in estimate.hands)
@@ -217,3 +218,13 @@ class FramePipeline:
         for filt in (filters or {}).values():
             filt.reset()
         return FrameResult(reason=reason, message=message, notes=tuple(notes))
+
+
+def no_hand_message(reason: str, encoding: str, params: NodeParams) -> str:
+    """The estimator's no-hand reason; when it says no depth lies in range at all, followed by
+    the node parameters that set the range and the unit."""
+    if DEPTH_UNIT_HINT not in reason:
+        return reason or 'no hand found'
+    unit = ('' if encoding == '32FC1' else
+            f', depth_unit_mm={params.depth_unit_mm:g} (millimetres per {encoding} count)')
+    return f'{reason}; node parameters near_m={params.near_m:g}, far_m={params.far_m:g}{unit}'

@@ -44,6 +44,23 @@ def test_32fc1_metres_become_mm():
     np.testing.assert_allclose(conv.depth_frame(msg, info()).depth_mm, depth, rtol=1e-6)
 
 
+@pytest.mark.parametrize('encoding', ['16UC1', 'mono16'])
+def test_integer_counts_of_another_unit_become_mm(encoding):
+    depth = frame()                                   # 300..1199 mm
+    counts = (depth * 8).astype(np.uint16)            # an SR300's native 1/8 mm counts
+    msg = image(counts.tobytes(), encoding=encoding)
+    np.testing.assert_array_equal(conv.depth_frame(msg, info()).depth_mm, depth * 8)
+    np.testing.assert_allclose(conv.depth_frame(msg, info(), depth_unit_mm=0.125).depth_mm,
+                               depth, rtol=1e-6)
+
+
+def test_depth_unit_leaves_32fc1_metres_alone():
+    depth = frame()
+    msg = conv.depth_image(depth, HEADER, '32FC1')
+    np.testing.assert_allclose(conv.depth_frame(msg, info(), depth_unit_mm=0.125).depth_mm,
+                               depth, rtol=1e-6)
+
+
 @pytest.mark.parametrize('encoding,dtype', [('16UC1', '>u2'), ('32FC1', '>f4')])
 def test_big_endian_is_converted(encoding, dtype):
     depth = frame()

@@ -112,6 +112,31 @@ def test_confidence_gate(pipeline):
         pipeline.configure(PARAMS)
 
 
+def test_depth_in_eighth_millimetres_is_named_then_read_with_depth_unit_mm(pipeline):
+    counts = blob_frame(center=(170, 110), depth=450.0) * 8       # 1/8 mm counts: 3600
+    h = header()
+    msg, info = conv.depth_image(counts, h), conv.camera_info(INTR, h)
+    result = pipeline.process(msg, info)
+    assert result.reason == 'no_hand'
+    assert 'depth unit' in result.message and 'depth_unit_mm=1 ' in result.message
+    assert 'far_m=1.5' in result.message
+    pipeline.configure(replace(PARAMS, depth_unit_mm=0.125))
+    try:
+        result = pipeline.process(msg, info)
+    finally:
+        pipeline.configure(PARAMS)
+    assert result.ok and abs(result.pose.center[2] - 450) < 60    # at its true depth
+
+
+def test_32fc1_no_hand_message_names_no_integer_unit(pipeline):
+    h = header()
+    far = blob_frame(center=(170, 110), depth=450.0) * 8
+    msg = conv.depth_image(far, h, '32FC1')
+    result = pipeline.process(msg, conv.camera_info(INTR, h))
+    assert result.reason == 'no_hand' and 'far_m=1.5' in result.message
+    assert 'depth_unit_mm' not in result.message
+
+
 def test_4k_frame_is_processed_downscaled(pipeline):
     big = Intrinsics(1500.0, 1500.0, 1919.5, 1079.5, 3840, 2160)
     depth = np.zeros((2160, 3840), np.float32)
