@@ -5,7 +5,7 @@ integers; d and x, y, z are millimetres in the camera optical frame (x right, y 
 z forward), so x = (u - cx) * d / fx, y = (v - cy) * d / fy, z = d.
 """
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Union
+from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 import torch
@@ -60,6 +60,20 @@ class Intrinsics:
         """Intrinsics of the horizontally flipped image (u -> width - 1 - u)."""
         return Intrinsics(self.fx, self.fy, self.width - 1 - self.cx, self.cy, self.width,
                           self.height)
+
+
+def published_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
+                         binning_x: int = 0, binning_y: int = 0,
+                         roi: Tuple[int, int, int, int] = (0, 0, 0, 0)) -> Intrinsics:
+    """A calibration of the whole sensor (``width`` x ``height`` px) as the image a camera
+    publishes: cut to ``roi`` (x_offset, y_offset, width, height px; a zero size: the whole
+    sensor) and binned by ``binning_x`` / ``binning_y`` (0 or 1: none), as ROS CameraInfo
+    defines them and image_geometry applies them. ValueError for an invalid result."""
+    bx, by = max(1, int(binning_x)), max(1, int(binning_y))
+    x0, y0, w, h = (int(v) for v in roi)
+    if not (w and h):
+        x0, y0, w, h = 0, 0, int(width), int(height)
+    return Intrinsics(fx / bx, fy / by, (cx - x0) / bx, (cy - y0) / by, w // bx, h // by)
 
 
 def _stack(parts, like: Array) -> Array:

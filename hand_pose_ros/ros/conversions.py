@@ -15,7 +15,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from ..core.camera import Intrinsics
+from ..core.camera import Intrinsics, published_intrinsics
 from ..core.detection import sampled_intrinsics
 from ..core.lens_distortion import (DepthRectifier, is_distorted, lens_distortion,
                                     LensDistortion)
@@ -106,17 +106,13 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
 
 
 def _published(msg: CameraInfo, fx: float, fy: float, cx: float, cy: float) -> Intrinsics:
-    """A calibration of the full sensor (``width`` x ``height``) as the image the camera
-    publishes: cut to ``roi`` (all zero: the whole sensor) and binned by ``binning_x`` /
-    ``binning_y`` (0 or 1: none), as image_geometry applies them."""
-    bx, by = max(1, int(msg.binning_x)), max(1, int(msg.binning_y))
+    """A calibration of the full sensor as the image the camera publishes (``roi``,
+    ``binning_x`` / ``binning_y`` applied: core.camera.published_intrinsics)."""
     roi = msg.roi
-    if roi.width and roi.height:
-        x0, y0, w, h = int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
-    else:
-        x0, y0, w, h = 0, 0, int(msg.width), int(msg.height)
     try:
-        return Intrinsics(fx / bx, fy / by, (cx - x0) / bx, (cy - y0) / by, w // bx, h // by)
+        return published_intrinsics(fx, fy, cx, cy, msg.width, msg.height, msg.binning_x,
+                                    msg.binning_y, (roi.x_offset, roi.y_offset, roi.width,
+                                                    roi.height))
     except ValueError as exc:
         raise ConversionError(INVALID_CAMERA_INFO, f'invalid CameraInfo: {exc}') from None
 

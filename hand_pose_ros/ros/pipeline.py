@@ -3,7 +3,7 @@ hands) -> confidence gate per hand -> one hand per side -> One-Euro smoothing pe
 publishing and no spinning, so every branch is testable directly."""
 from dataclasses import dataclass
 import threading
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -13,6 +13,7 @@ from .node_params import NodeParams
 from ..core.camera import Intrinsics
 from ..core.estimator import DEPTH_UNIT_HINT, HandPose, HandPoseEstimator
 from ..core.filters import OneEuroFilter
+from ..core.hand_selection import best_per_side, mean_confidence
 from ..core.hand_tracker import HandTracker
 from ..core.handedness import SIDES
 from ..core.lens_distortion import DepthRectifier
@@ -61,22 +62,6 @@ class FrameResult:
     def xyz_mm(self) -> Optional[np.ndarray]:
         """(J, 3) joints of the highest-scoring accepted hand (mm), or None."""
         return self.hands[0].xyz_mm if self.hands else None
-
-
-def mean_confidence(pose: HandPose) -> float:
-    """Mean joint confidence of a hand (0..1)."""
-    return float(np.mean(pose.confidence))
-
-
-def best_per_side(poses: Sequence[HandPose], min_confidence: float) -> Tuple[HandPose, ...]:
-    """The highest-scoring hand of each side among those whose mean joint confidence reaches
-    ``min_confidence``, best score first."""
-    ranked = sorted(poses, key=lambda p: p.score, reverse=True)
-    chosen: Dict[str, HandPose] = {}
-    for pose in ranked:
-        if pose.handedness not in chosen and mean_confidence(pose) >= min_confidence:
-            chosen[pose.handedness] = pose
-    return tuple(chosen.values())
 
 
 def smoothing_filters(params: NodeParams) -> Optional[Dict[str, OneEuroFilter]]:
