@@ -6,14 +6,14 @@ from typing import List, Optional
 
 # name -> module under hand_pose_ros.commands; each module defines
 #   HELP: str, add_arguments(parser) -> None, run(args) -> int
-SUBCOMMANDS = ('eval', 'train', 'render', 'demo', 'bench', 'export')
+SUBCOMMANDS = ('estimate', 'eval', 'train', 'render', 'demo', 'bench', 'export')
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
-        prog='hand-pose', description='3D hand pose from depth: evaluate, train, render, demo, '
-        'benchmark and export.')
+        prog='hand-pose', description='3D hand pose from depth: estimate on saved frames, '
+        'evaluate, train, render, demo, benchmark and export.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
     for name in SUBCOMMANDS:

@@ -96,7 +96,8 @@ def snapshot(depth_mm: np.ndarray, intr: Intrinsics, hands_mm: Sequence[Tuple[st
     """The depth frame (grey) with every true hand (green, 'true <side>' below it) and every
     published hand ((side, (J, 3) mm): red right, blue left, its label above it) projected,
     and beside it each true hand enlarged with the predictions nearest it: one square panel
-    per true hand (right first), stacked to the frame height."""
+    per true hand (right first), stacked to the frame height; without true hands, one panel
+    around the published ones (at least one)."""
     grey = depth_to_bgr(depth_mm, 100.0, 1500.0)
     h = depth_mm.shape[0]
 
@@ -119,8 +120,8 @@ def snapshot(depth_mm: np.ndarray, intr: Intrinsics, hands_mm: Sequence[Tuple[st
         column[k * side_px:(k + 1) * side_px] = _zoom_panel(grey, t_uv, p_uv, joint_set,
                                                             side_px, title)
     out = np.concatenate([full, column], axis=1)
-    legend = [(caption, TEXT_BGR), ('ground truth', TRUTH_BGR),
-              ('published right', SIDE_BGR['right']), ('published left', SIDE_BGR['left'])]
+    legend = ([(caption, TEXT_BGR)] + ([('ground truth', TRUTH_BGR)] if truths_uv else [])
+              + [('published right', SIDE_BGR['right']), ('published left', SIDE_BGR['left'])])
     for i, (text, color) in enumerate(legend):
         _put_text(out, text, 8, 20 + 18 * i, color)
     return out

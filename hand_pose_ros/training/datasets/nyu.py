@@ -13,6 +13,7 @@ import numpy as np
 
 from .sample import DatasetError, LabelledFrames, PathLike, read_png, require_file
 from ...core.camera import Intrinsics
+from ...core.depth_files import unpack_nyu_depth
 from ...core.skeleton import NYU14_SOURCE_IDS
 from ...core.specs import dataset_spec
 
@@ -22,7 +23,7 @@ NUM_ANNOTATED = 36   # joints per frame in joint_data.mat
 def read_nyu_depth(path: PathLike, intr: Intrinsics) -> np.ndarray:
     """An NYU RGB depth PNG -> (H, W) float32 mm, depth = (G << 8) | B."""
     bgr = read_png(Path(path), (intr.height, intr.width, 3), np.uint8)
-    return ((bgr[..., 1].astype(np.uint16) << 8) | bgr[..., 0]).astype(np.float32)
+    return unpack_nyu_depth(bgr)
 
 
 def read_joint_uvd(mat_path: Path) -> np.ndarray:

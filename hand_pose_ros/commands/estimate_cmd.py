@@ -1,0 +1,232 @@
+"""`hand-pose estimate`: the estimator on saved depth frames, no camera and no ROS.
+
+What the node would publish for each file (at most one hand per side, each at or above
+``--min-confidence``), as text or JSON lines, and optionally a drawing of each frame with the
+hands labelled by side and their thumb tips marked: the quickest check of a camera's frames
+(is the thumb on the thumb? is the depth unit right?). Files are frames of their own unless
+``--video``, which follows the hands from file to file as the node does on a stream.
+"""
+import argparse
+import json
+from pathlib import Path
+import sys
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG)'
+UNIT_HELP = ('millimetres per stored count: 1 (default) for millimetres, 0.125 for an SR300 '
+             "/ SR305's 1/8 mm counts, 1000 for float metres")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `hand-pose estimate`."""
+    from ..core.depth_files import DEPTH_PACKINGS
+    from ..core.estimator import DEFAULT_MAX_HANDS
+    from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
+    parser.add_argument('depth', nargs='+', metavar='DEPTH',
+                        help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
+                        'RGB-packed PNG with --packing nyu; 0 = missing depth')
+    camera = parser.add_argument_group('camera (one of)')
+    which = camera.add_mutually_exclusive_group(required=True)
+    which.add_argument('--camera-info', metavar='YAML',
+                       help="the camera's camera_info: a calibration file, or a CameraInfo as "
+                       '`ros2 topic echo --once <camera>/depth/camera_info` prints it')
+    which.add_argument('--intrinsics', nargs=4, type=float, metavar=('FX', 'FY', 'CX', 'CY'),
+                       help='pinhole intrinsics in pixels of the (rectified) frames')
+    which.add_argument('--camera', metavar='PRESET',
+                       help='a preset of config/cameras.yaml (e.g. kinect_v1_640x480): '
+                       'nominal intrinsics, not your camera\'s calibration')
+    camera.add_argument('--no-undistort', action='store_true',
+                        help='take frames of a camera_info with a lens distortion as '
+                        'rectified (intrinsics from P) instead of undistorting them (K)')
+    frames = parser.add_argument_group('frames')
+    frames.add_argument('--depth-unit-mm', type=float, default=1.0, metavar='MM',
+                        help=UNIT_HELP)
+    frames.add_argument('--packing', default='gray', choices=DEPTH_PACKINGS,
+                        help='gray: one depth channel (default); nyu: the NYU hand dataset\'s '
+                        'RGB PNG, depth mm = G << 8 | B')
+    frames.add_argument('--video', type=float, default=None, metavar='FPS',
+                        help='the files, in the order given, are frames of one stream at FPS: '
+                        'hands are followed from frame to frame as the node follows them')
+    est = parser.add_argument_group('estimator (the node parameters of the same names)')
+    est.add_argument('--model', default='default', help='a shipped name or a checkpoint path')
+    est.add_argument('--localizer', default='default',
+                     help="'default' (the model's own), 'none', a name or a path")
+    est.add_argument('--detector-model', default='default', metavar='PATH',
+                     help="hand detector network: 'default' (the model's own) or a path")
+    est.add_argument('--detector', default='learned', choices=('learned', 'nearest'),
+                     help='learned: the detector network; nearest: the nearest region in range')
+    est.add_argument('--handedness', default='auto', choices=('auto', 'right', 'left'))
+    est.add_argument('--max-hands', type=int, default=DEFAULT_MAX_HANDS, metavar='N')
+    est.add_argument('--near-m', type=float, default=0.1, metavar='M',
+                     help='nearest depth of a hand (m)')
+    est.add_argument('--far-m', type=float, default=1.5, metavar='M',
+                     help='farthest depth of a hand (m)')
+    est.add_argument('--min-confidence', type=float, default=DEFAULT_MIN_CONFIDENCE,
+                     metavar='C', help='report a hand only at or above this mean joint '
+                     'confidence (0..1), as the node publishes')
+    est.add_argument('--joint-order', default='auto',
+                     help="'auto' (mediapipe21 from the shipped model), 'icvl16', 'hand22', ...")
+    est.add_argument('--threads', type=int, default=None, metavar='N',
+                     help='CPU threads (default: torch\'s)')
+    out = parser.add_argument_group('output')
+    out.add_argument('--json', action='store_true',
+                     help='one JSON object per frame: every hand with its joints (mm, camera '
+                     'optical frame: x right, y down, z forward) and pixels')
+    out.add_argument('--draw', default=None, metavar='DIR',
+                     help='write DIR/<frame stem>_hands.png: the frame with each hand labelled '
+                     'by side and its thumb tip marked')
+
+
+def _calibration(args: argparse.Namespace, shape: Tuple[int, int]):
+    """The CameraCalibration the options name, for frames of ``shape`` (H, W)."""
+    from ..core.camera import Intrinsics
+    from ..core.depth_files import CameraCalibration, read_camera_info_yaml
+    from ..core.specs import camera_spec
+    if args.camera_info:
+        return read_camera_info_yaml(args.camera_info)
+    if args.camera:
+        return CameraCalibration(camera_spec(args.camera).intrinsics)
+    fx, fy, cx, cy = args.intrinsics
+    return CameraCalibration(Intrinsics(fx, fy, cx, cy, shape[1], shape[0]))
+
+
+def _hand_record(pose, joint_names: List[str]) -> Dict:
+    """A JSON-ready description of one published hand."""
+    from ..core.hand_selection import mean_confidence
+    return {'side': pose.handedness, 'score': round(float(pose.score), 4),
+            'confidence': round(mean_confidence(pose), 4), 'followed': bool(pose.followed),
+            'joints': joint_names,
+            'xyz_mm': np.round(pose.xyz.astype(np.float64), 2).tolist(),
+            'uv_px': np.round(pose.uvd[:, :2].astype(np.float64), 2).tolist(),
+            'joint_confidence': np.round(pose.confidence.astype(np.float64), 4).tolist()}
+
+
+def _hand_line(pose) -> str:
+    """One line of text about a published hand."""
+    from ..core.hand_selection import mean_confidence
+    names = list(pose.joint_set.joint_names)
+    at = names.index('wrist') if 'wrist' in names else 0
+    x, y, z = (float(v) for v in pose.xyz[at])
+    line = (f'  {pose.handedness:<5}  score {pose.score:.2f}  confidence '
+            f'{mean_confidence(pose):.2f}  {names[at]} ({x:.0f}, {y:.0f}, {z:.0f}) mm')
+    if 'thumb_tip' in names:
+        u, v = (float(c) for c in pose.uvd[names.index('thumb_tip'), :2])
+        line += f'  thumb tip at ({u:.0f}, {v:.0f}) px'
+    return line
+
+
+def _drawing(depth_mm: np.ndarray, intr, hands, caption: str) -> np.ndarray:
+    """The frame with each hand's skeleton labelled by side and 'thumb' at its thumb tip."""
+    import cv2
+
+    from ..ros.demo_report import SIDE_BGR, snapshot
+    from ..ros.drawing import depth_to_bgr
+    if not hands:
+        image = depth_to_bgr(depth_mm, 100.0, 1500.0)
+        cv2.putText(image, caption, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255),
+                    1, cv2.LINE_AA)
+        return image
+    image = snapshot(depth_mm, intr, [(p.handedness, p.xyz) for p in hands], {},
+                     hands[0].joint_set, caption)
+    for pose in hands:
+        names = list(pose.joint_set.joint_names)
+        if 'thumb_tip' in names:
+            u, v = (int(round(float(c))) for c in pose.uvd[names.index('thumb_tip'), :2])
+            cv2.circle(image, (u, v), 5, SIDE_BGR[pose.handedness], 1, cv2.LINE_AA)
+            cv2.putText(image, 'thumb', (u + 7, v + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        SIDE_BGR[pose.handedness], 1, cv2.LINE_AA)
+    return image
+
+
+def _estimator(args: argparse.Namespace):
+    """The estimator the options describe (ValueError / CheckpointError when it cannot be)."""
+    from ..core.estimator import HandPoseEstimator
+    return HandPoseEstimator.from_files(
+        args.model, None if args.localizer == 'none' else args.localizer, device='cpu',
+        detector_model=args.detector_model, detector=args.detector,
+        handedness=args.handedness, max_hands=args.max_hands, near_mm=args.near_m * 1e3,
+        far_mm=args.far_m * 1e3, joint_order=args.joint_order, threads=args.threads)
+
+
+def _check(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with the options, or None."""
+    if not 0 <= args.near_m < args.far_m:
+        return f'need 0 <= --near-m < --far-m, found {args.near_m} and {args.far_m}'
+    if not 0.0 <= args.min_confidence <= 1.0:
+        return f'--min-confidence must be in [0, 1], found {args.min_confidence}'
+    if not (np.isfinite(args.depth_unit_mm) and args.depth_unit_mm > 0):
+        return f'--depth-unit-mm must be positive, found {args.depth_unit_mm}'
+    if args.video is not None and not args.video > 0:
+        return f'--video needs frames per second > 0, found {args.video}'
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Estimate every file; exit 2 on bad options or a model that does not load, 1 when a
+    file is not a depth frame of the camera (the others are still estimated)."""
+    from ..core.checkpoint import CheckpointError
+    from ..core.depth_files import DepthFileError, read_depth_file
+    from ..core.hand_selection import best_per_side
+    from ..core.hand_tracker import HandTracker
+    from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
+    problem = _check(args)
+    if problem:
+        print(f'hand-pose estimate: {problem}', file=sys.stderr)
+        return 2
+    try:
+        est = _estimator(args)
+    except (ValueError, KeyError, FileNotFoundError, CheckpointError) as exc:
+        print(f'hand-pose estimate: {exc}', file=sys.stderr)
+        return 2
+    tracker = memory = None
+    if args.video is not None:
+        tracker = HandTracker(min_confidence=args.min_confidence)
+        memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES) if args.handedness == 'auto' else None
+    failed = 0
+    for k, name in enumerate(args.depth):
+        try:
+            depth = read_depth_file(name, args.depth_unit_mm, args.packing)
+            calibration = _calibration(args, depth.shape)
+            depth, intr = calibration.pinhole(depth, undistort=not args.no_undistort)
+        except (DepthFileError, KeyError, ValueError) as exc:
+            print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
+            failed += 1
+            continue
+        t_s = k / args.video if args.video else 0.0
+        estimate = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
+                                      t_s=t_s)[0]
+        hands = best_per_side(estimate.hands, args.min_confidence)
+        reason = None
+        if not hands:
+            reason = (estimate.reason or 'no hand found') if not estimate.hands else (
+                f'no hand reaches --min-confidence {args.min_confidence:g} (best '
+                f'{max(float(np.mean(p.confidence)) for p in estimate.hands):.2f})')
+        _report(args, name, depth, intr, hands, reason)
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
+            reason: Optional[str]) -> None:
+    """Print one frame's result and write its drawing when asked."""
+    valid = depth[depth > 0]
+    span = f'{valid.min():.0f}-{valid.max():.0f} mm' if valid.size else 'no depth'
+    if args.json:
+        names = list(hands[0].joint_set.joint_names) if hands else []
+        print(json.dumps({'file': str(name), 'width': intr.width, 'height': intr.height,
+                          'intrinsics': intr.to_dict(), 'hands':
+                          [_hand_record(p, names) for p in hands], 'reason': reason}))
+    else:
+        count = f'{len(hands)} hand' + ('' if len(hands) == 1 else 's')
+        print(f'{name} ({intr.width}x{intr.height}, depth {span}): {count}'
+              + (f' ({reason})' if reason else ''))
+        for pose in hands:
+            print(_hand_line(pose))
+    if args.draw:
+        from ..ros.demo_report import write_png
+        caption = f'{Path(name).name}: ' + (', '.join(p.handedness for p in hands) or 'no hand')
+        path = write_png(Path(args.draw) / f'{Path(name).stem}_hands.png',
+                         _drawing(depth, intr, hands, caption))
+        if not args.json:
+            print(f'  drawn: {path}')
