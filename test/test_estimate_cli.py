@@ -85,6 +85,8 @@ def test_bad_files_are_named_and_the_others_estimated(capsys, right_hand, tmp_pa
     status, _, err = estimate(capsys, path, *intrinsics_args(intr), '--near-m', 2,
                               '--far-m', 1)
     assert status == 2 and '--near-m' in err
+    status, _, err = estimate(capsys, path, '--camera', 'nosuch')
+    assert status == 2 and 'kinect_v1_640x480' in err               # the known presets
 
 
 def test_the_real_right_hand_comes_out_right_with_its_thumb_on_the_thumb(capsys, tmp_path):

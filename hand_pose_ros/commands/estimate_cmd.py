@@ -68,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      'confidence (0..1), as the node publishes')
     est.add_argument('--joint-order', default='auto',
                      help="'auto' (mediapipe21 from the shipped model), 'icvl16', 'hand22', ...")
+    est.add_argument('--device', default='auto', help="'auto' (CUDA when present), 'cpu', 'cuda'")
     est.add_argument('--threads', type=int, default=None, metavar='N',
                      help='CPU threads (default: torch\'s)')
     out = parser.add_argument_group('output')
@@ -144,7 +145,7 @@ def _estimator(args: argparse.Namespace):
     """The estimator the options describe (ValueError / CheckpointError when it cannot be)."""
     from ..core.estimator import HandPoseEstimator
     return HandPoseEstimator.from_files(
-        args.model, None if args.localizer == 'none' else args.localizer, device='cpu',
+        args.model, None if args.localizer == 'none' else args.localizer, device=args.device,
         detector_model=args.detector_model, detector=args.detector,
         handedness=args.handedness, max_hands=args.max_hands, near_mm=args.near_m * 1e3,
         far_mm=args.far_m * 1e3, joint_order=args.joint_order, threads=args.threads)
@@ -160,6 +161,9 @@ def _check(args: argparse.Namespace) -> Optional[str]:
         return f'--depth-unit-mm must be positive, found {args.depth_unit_mm}'
     if args.video is not None and not args.video > 0:
         return f'--video needs frames per second > 0, found {args.video}'
+    from ..core.specs import camera_names
+    if args.camera and args.camera not in camera_names():
+        return f'unknown --camera {args.camera!r}; known: {", ".join(camera_names())}'
     return None
 
 
@@ -190,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             depth = read_depth_file(name, args.depth_unit_mm, args.packing)
             calibration = _calibration(args, depth.shape)
             depth, intr = calibration.pinhole(depth, undistort=not args.no_undistort)
-        except (DepthFileError, KeyError, ValueError) as exc:
+        except (DepthFileError, ValueError) as exc:
             print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
             failed += 1
             continue
