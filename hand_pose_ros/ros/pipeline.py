@@ -205,10 +205,10 @@ class FramePipeline:
         return FrameResult(reason=reason, message=message, notes=tuple(notes))
 
 
-def no_hand_message(reason: str, encoding: str, params: NodeParams) -> str:
+def no_hand_message(reason: Optional[str], encoding: str, params: NodeParams) -> str:
     """The estimator's no-hand reason; when it says no depth lies in range at all, followed by
     the node parameters that set the range and the unit."""
-    if DEPTH_UNIT_HINT not in reason:
+    if not reason or DEPTH_UNIT_HINT not in reason:
         return reason or 'no hand found'
     unit = ('' if encoding == '32FC1' else
             f', depth_unit_mm={params.depth_unit_mm:g} (millimetres per {encoding} count)')

@@ -18,7 +18,7 @@ from hand_pose_ros.core.estimator import HandPoseEstimator  # noqa: E402
 from hand_pose_ros.core.nets.pose_net import build_pose_net  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.node_params import NodeParams  # noqa: E402
-from hand_pose_ros.ros.pipeline import FramePipeline, warm_up  # noqa: E402
+from hand_pose_ros.ros.pipeline import FramePipeline, no_hand_message, warm_up  # noqa: E402
 from test.conftest import blob_frame  # noqa: E402
 
 INTR = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
@@ -126,6 +126,11 @@ def test_depth_in_eighth_millimetres_is_named_then_read_with_depth_unit_mm(pipel
     finally:
         pipeline.configure(PARAMS)
     assert result.ok and abs(result.pose.center[2] - 450) < 60    # at its true depth
+
+
+def test_no_hand_message_without_a_reason():
+    assert no_hand_message(None, '16UC1', PARAMS) == 'no hand found'
+    assert no_hand_message('no hand detected', '16UC1', PARAMS) == 'no hand detected'
 
 
 def test_32fc1_no_hand_message_names_no_integer_unit(pipeline):
