@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     file is not a depth frame of the camera (the others are still estimated)."""
     from ..core.checkpoint import CheckpointError
     from ..core.depth_files import DepthFileError, read_depth_file
-    from ..core.hand_selection import best_per_side
+    from ..core.hand_selection import best_per_side, mean_confidence
     from ..core.hand_tracker import HandTracker
     from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
     problem = _check(args)
@@ -199,14 +199,20 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         t_s = k / args.video if args.video else 0.0
-        estimate = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
-                                      t_s=t_s)[0]
+        try:
+            estimate = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
+                                          t_s=t_s)[0]
+        except ValueError as exc:
+            print(f'hand-pose estimate: {name}: the estimator refused it: {exc}',
+                  file=sys.stderr)
+            failed += 1
+            continue
         hands = best_per_side(estimate.hands, args.min_confidence)
         reason = None
         if not hands:
             reason = (estimate.reason or 'no hand found') if not estimate.hands else (
                 f'no hand reaches --min-confidence {args.min_confidence:g} (best '
-                f'{max(float(np.mean(p.confidence)) for p in estimate.hands):.2f})')
+                f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
         _report(args, name, depth, intr, hands, reason)
     return 1 if failed else 0
 
