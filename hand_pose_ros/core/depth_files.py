@@ -140,34 +140,45 @@ def _matrix(value: Any, size: int, name: str) -> Sequence[float]:
     return numbers
 
 
+def _coefficients(value: Any, name: str) -> Sequence[float]:
+    """Distortion coefficients from a YAML list or a {rows, cols, data} mapping (any count)."""
+    data = value.get('data') if isinstance(value, dict) else value
+    if value is None or data == []:
+        return []                                  # no coefficients: no distortion
+    if not isinstance(data, (list, tuple)):
+        raise DepthFileError(f'{name} must be a list of numbers, found {value!r}')
+    return _matrix(data, len(data), name)
+
+
 def camera_calibration(doc: Dict[str, Any]) -> CameraCalibration:
     """A CameraCalibration from a parsed camera_info YAML (either form, module docstring)."""
-    if 'camera_matrix' in doc:             # camera_info_manager's calibration file
-        size = (doc.get('image_width'), doc.get('image_height'))
-        k = _matrix(doc['camera_matrix'], 9, 'camera_matrix')
-        d = doc.get('distortion_coefficients') or []
-        d = _matrix(d, len(d.get('data', []) if isinstance(d, dict) else d),
-                    'distortion_coefficients')
-        p = doc.get('projection_matrix')
-        binning, roi = (0, 0), (0, 0, 0, 0)
-    elif 'k' in doc:                       # a CameraInfo message (ros2 topic echo)
-        size = (doc.get('width'), doc.get('height'))
-        k = _matrix(doc['k'], 9, 'k')
-        d = _matrix(doc.get('d') or [], len(doc.get('d') or []), 'd')
-        p = doc.get('p')
-        binning = (doc.get('binning_x') or 0, doc.get('binning_y') or 0)
-        r = doc.get('roi') or {}
-        roi = tuple(int(r.get(key) or 0) for key in ('x_offset', 'y_offset', 'width', 'height'))
-    else:
-        raise DepthFileError('not a camera_info YAML: it needs camera_matrix (a calibration '
-                             'file) or k (a CameraInfo message)')
     try:
+        if 'camera_matrix' in doc:             # camera_info_manager's calibration file
+            size = (doc.get('image_width'), doc.get('image_height'))
+            k = _matrix(doc['camera_matrix'], 9, 'camera_matrix')
+            d = _coefficients(doc.get('distortion_coefficients'), 'distortion_coefficients')
+            p = doc.get('projection_matrix')
+            binning, roi = (0, 0), (0, 0, 0, 0)
+        elif 'k' in doc:                       # a CameraInfo message (ros2 topic echo)
+            size = (doc.get('width'), doc.get('height'))
+            k = _matrix(doc['k'], 9, 'k')
+            d = _coefficients(doc.get('d'), 'd')
+            p = doc.get('p')
+            binning = (doc.get('binning_x') or 0, doc.get('binning_y') or 0)
+            r = doc.get('roi') or {}
+            roi = tuple(int(r.get(key) or 0)
+                        for key in ('x_offset', 'y_offset', 'width', 'height'))
+        else:
+            raise DepthFileError('not a camera_info YAML: it needs camera_matrix (a '
+                                 'calibration file) or k (a CameraInfo message)')
         width, height = int(size[0]), int(size[1])
         intr = published_intrinsics(k[0], k[4], k[2], k[5], width, height, *binning, roi)
         p = _matrix(p, 12, 'projection_matrix / p') if p is not None else None
         rectified = (published_intrinsics(p[0], p[5], p[2], p[6], width, height, *binning, roi)
                      if p is not None and p[0] > 0 and p[5] > 0 else None)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, DepthFileError):
+            raise
         raise DepthFileError(f'invalid camera calibration: {exc}') from None
     return CameraCalibration(intr, str(doc.get('distortion_model') or 'plumb_bob'), tuple(d),
                              rectified)

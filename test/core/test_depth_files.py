@@ -128,6 +128,15 @@ def test_calibration_problems_say_what_is_wrong(tmp_path):
     bad['camera_matrix']['data'] = [1.0, 2.0]
     with pytest.raises(DepthFileError, match='9 numbers'):
         camera_calibration(bad)
+    for broken in ({'data': None}, 5, 'abc'):
+        bad = calibration_file()
+        bad['distortion_coefficients'] = broken
+        with pytest.raises(DepthFileError, match='distortion_coefficients'):
+            camera_calibration(bad)
+    bad = calibration_file()
+    bad['roi'], bad['k'] = 'nonsense', bad.pop('camera_matrix')['data']
+    with pytest.raises(DepthFileError, match='invalid camera calibration'):
+        camera_calibration(bad)
     odd = calibration_file()
     odd['distortion_model'] = 'kannala_brandt_fancy'
     cal = camera_calibration(odd)                  # read; refused only when undistorting
