@@ -53,6 +53,7 @@ def test_a_hand_in_eighth_millimetres_is_read_with_its_unit(capsys, right_hand):
     status, [record], _ = estimate(capsys, path, *intrinsics_args(intr))
     assert status == 0 and record['hands'] == []
     assert 'depth unit' in record['reason']   # says the frame's depth is out of range
+    assert '--depth-unit-mm 1' in record['reason'] and '--far-m 1.5' in record['reason']
 
 
 def test_camera_info_yaml_and_video_following(capsys, right_hand, tmp_path):
