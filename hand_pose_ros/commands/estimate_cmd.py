@@ -174,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.depth_files import DepthFileError, read_depth_file
     from ..core.hand_selection import best_per_side, mean_confidence
     from ..core.hand_tracker import HandTracker
+    from ..core.lens_distortion import DepthRectifier
     from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
     problem = _check(args)
     if problem:
@@ -185,15 +186,17 @@ def run(args: argparse.Namespace) -> int:
         print(f'hand-pose estimate: {exc}', file=sys.stderr)
         return 2
     tracker = memory = None
+    rectifier = DepthRectifier()          # one undistortion map for all frames of the camera
     if args.video is not None:
         tracker = HandTracker(min_confidence=args.min_confidence)
         memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES) if args.handedness == 'auto' else None
-    failed = 0
+    failed, calibration = 0, None
     for k, name in enumerate(args.depth):
         try:
             depth = read_depth_file(name, args.depth_unit_mm, args.packing)
-            calibration = _calibration(args, depth.shape)
-            depth, intr = calibration.pinhole(depth, undistort=not args.no_undistort)
+            if calibration is None or args.intrinsics:   # a file or preset is read once
+                calibration = _calibration(args, depth.shape)
+            depth, intr = calibration.pinhole(depth, not args.no_undistort, rectifier)
         except (DepthFileError, ValueError) as exc:
             print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
             failed += 1

@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from .camera import Intrinsics, published_intrinsics
-from .lens_distortion import is_distorted, lens_distortion, rectify_depth
+from .lens_distortion import DepthRectifier, is_distorted, lens_distortion
 
 PathLike = Union[str, Path]
 DEPTH_PACKINGS = ('gray', 'nyu')
@@ -107,11 +107,12 @@ class CameraCalibration:
         """Whether the raw images have a lens distortion (a coefficient is not 0)."""
         return is_distorted(self.coefficients)
 
-    def pinhole(self, depth_mm: np.ndarray, undistort: bool = True
-                ) -> Tuple[np.ndarray, Intrinsics]:
+    def pinhole(self, depth_mm: np.ndarray, undistort: bool = True,
+                rectifier: Optional[DepthRectifier] = None) -> Tuple[np.ndarray, Intrinsics]:
         """(depth, intrinsics) of a frame as the estimator takes it: a raw frame of a lens
-        with distortion resampled onto K's pinhole grid (``undistort``), or taken as already
-        rectified, with P. DepthFileError for a frame of another size or an unknown lens."""
+        with distortion resampled onto K's pinhole grid (``undistort``; a ``rectifier`` kept
+        across frames builds the map once), or taken as already rectified, with P.
+        DepthFileError for a frame of another size or an unknown lens."""
         shape = (self.intrinsics.height, self.intrinsics.width)
         if depth_mm.shape != shape:
             raise DepthFileError(f'the calibration is for {shape[1]}x{shape[0]} images, the '
@@ -125,7 +126,7 @@ class CameraCalibration:
         except ValueError as exc:
             raise DepthFileError(f'cannot undistort: {exc}; take the frame as rectified '
                                  'instead') from None
-        return rectify_depth(depth_mm, self.intrinsics, lens)
+        return (rectifier or DepthRectifier()).rectify(depth_mm, self.intrinsics, lens)
 
 
 def _matrix(value: Any, size: int, name: str) -> Sequence[float]:

@@ -9,7 +9,7 @@ from hand_pose_ros.core.camera import Intrinsics
 from hand_pose_ros.core.depth_files import (camera_calibration, CameraCalibration,
                                             DepthFileError, read_camera_info_yaml,
                                             read_depth_file)
-from hand_pose_ros.core.lens_distortion import lens_distortion, rectify_depth
+from hand_pose_ros.core.lens_distortion import DepthRectifier, lens_distortion, rectify_depth
 
 INTR = Intrinsics(200.0, 210.0, 31.5, 23.5, 64, 48)
 D = [0.12, -0.05, 0.001, -0.002, 0.01]
@@ -117,6 +117,11 @@ def test_a_distorted_frame_is_undistorted_with_k_or_taken_as_rectified_with_p():
     expected, _ = rectify_depth(depth, wide, lens_distortion('plumb_bob', D))
     np.testing.assert_array_equal(out, expected)
     assert intr == wide and (out != depth).mean() > 0.1      # the frame was resampled
+    rectifier = DepthRectifier()                              # kept across frames
+    np.testing.assert_array_equal(cal.pinhole(depth, True, rectifier)[0], expected)
+    built = rectifier.map_for(wide, lens_distortion('plumb_bob', D))
+    np.testing.assert_array_equal(cal.pinhole(depth, True, rectifier)[0], expected)
+    assert rectifier.map_for(wide, lens_distortion('plumb_bob', D)) is built   # not rebuilt
     same, rect = cal.pinhole(depth, undistort=False)
     assert same is depth and rect == Intrinsics(38.0, 39.0, 30.0, 22.0, 64, 48)
 
