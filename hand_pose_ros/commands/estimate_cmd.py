@@ -172,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     file is not a depth frame of the camera (the others are still estimated)."""
     from ..core.checkpoint import CheckpointError
     from ..core.depth_files import DepthFileError, read_depth_file
+    from ..core.estimator import with_range_settings
     from ..core.hand_selection import best_per_side, mean_confidence
     from ..core.hand_tracker import HandTracker
     from ..core.lens_distortion import DepthRectifier
@@ -213,22 +214,14 @@ def run(args: argparse.Namespace) -> int:
         hands = best_per_side(estimate.hands, args.min_confidence)
         reason = None
         if not estimate.hands:
-            reason = unit_hint(estimate.reason or 'no hand found', args)
+            reason = with_range_settings(
+                estimate.reason, f'options --near-m {args.near_m:g}, --far-m {args.far_m:g}, '
+                f'--depth-unit-mm {args.depth_unit_mm:g}')
         elif not hands:
             reason = (f'no hand reaches --min-confidence {args.min_confidence:g} (best '
                       f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
         _report(args, name, depth, intr, hands, reason)
     return 1 if failed else 0
-
-
-def unit_hint(reason: str, args: argparse.Namespace) -> str:
-    """The estimator's no-hand reason; when no depth lies in range at all, followed by the
-    options that set the range and the unit (as the node names its parameters)."""
-    from ..core.estimator import DEPTH_UNIT_HINT
-    if DEPTH_UNIT_HINT not in reason:
-        return reason
-    return (f'{reason}; options --near-m {args.near_m:g}, --far-m {args.far_m:g}, '
-            f'--depth-unit-mm {args.depth_unit_mm:g}')
 
 
 def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,

@@ -193,6 +193,15 @@ def as_depth_mm(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
 DEPTH_UNIT_HINT = 'check the depth range and the depth unit'  # in the no-hand reason below
 
 
+def with_range_settings(reason: Optional[str], settings: str) -> str:
+    """A no-hand reason ('no hand found' when there is none); when it says that no depth of
+    the frame lies in range at all, followed by ``settings``: the caller's names and values of
+    what sets the range and the unit (node parameters, command options)."""
+    if not reason or DEPTH_UNIT_HINT not in reason:
+        return reason or 'no hand found'
+    return f'{reason}; {settings}'
+
+
 def out_of_range_note(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> str:
     """'' when some depth of the frame (mm) lies in [near_mm, far_mm]; else what depth it
     holds, so a wrong range or depth unit reads differently from an empty view."""

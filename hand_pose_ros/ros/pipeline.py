@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from .conversions import ConversionError, depth_frame, stamp_to_s, undistorts
 from .node_params import NodeParams
 from ..core.camera import Intrinsics
-from ..core.estimator import DEPTH_UNIT_HINT, HandPose, HandPoseEstimator
+from ..core.estimator import HandPose, HandPoseEstimator, with_range_settings
 from ..core.filters import OneEuroFilter
 from ..core.hand_selection import best_per_side, mean_confidence
 from ..core.hand_tracker import HandTracker
@@ -208,8 +208,7 @@ class FramePipeline:
 def no_hand_message(reason: Optional[str], encoding: str, params: NodeParams) -> str:
     """The estimator's no-hand reason; when it says no depth lies in range at all, followed by
     the node parameters that set the range and the unit."""
-    if not reason or DEPTH_UNIT_HINT not in reason:
-        return reason or 'no hand found'
     unit = ('' if encoding == '32FC1' else
             f', depth_unit_mm={params.depth_unit_mm:g} (millimetres per {encoding} count)')
-    return f'{reason}; node parameters near_m={params.near_m:g}, far_m={params.far_m:g}{unit}'
+    return with_range_settings(reason, f'node parameters near_m={params.near_m:g}, '
+                                       f'far_m={params.far_m:g}{unit}')
