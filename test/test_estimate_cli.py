@@ -41,7 +41,7 @@ def intrinsics_args(intr):
     return ['--intrinsics', intr.fx, intr.fy, intr.cx, intr.cy]
 
 
-def test_a_hand_in_eighth_millimetres_is_read_with_its_unit(capsys, right_hand):
+def test_a_hand_in_eighth_millimetres_is_read_with_its_unit(capsys, right_hand, tmp_path):
     path, truth, intr = right_hand
     status, [record], _ = estimate(capsys, path, *intrinsics_args(intr), '--depth-unit-mm',
                                    0.125, '--joint-order', 'icvl16')
@@ -50,8 +50,10 @@ def test_a_hand_in_eighth_millimetres_is_read_with_its_unit(capsys, right_hand):
     assert hand['side'] == 'right'
     error = np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean()
     assert error < 25.0, error                # read as millimetres the hand is 8x too far
-    status, [record], _ = estimate(capsys, path, *intrinsics_args(intr))
+    status, [record], _ = estimate(capsys, path, *intrinsics_args(intr), '--draw', tmp_path)
     assert status == 0 and record['hands'] == []
+    drawing = cv2.imread(str(tmp_path / 'hand_hands.png'))    # the frame alone, no panel
+    assert drawing is not None and drawing.shape == (intr.height, intr.width, 3)
     assert 'depth unit' in record['reason']   # says the frame's depth is out of range
     assert '--depth-unit-mm 1' in record['reason'] and '--far-m 1.5' in record['reason']
 

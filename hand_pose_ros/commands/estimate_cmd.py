@@ -118,19 +118,13 @@ def _hand_line(pose) -> str:
     return line
 
 
-def _drawing(depth_mm: np.ndarray, intr, hands, caption: str) -> np.ndarray:
+def _drawing(depth_mm: np.ndarray, intr, hands, joint_set, caption: str) -> np.ndarray:
     """The frame with each hand's skeleton labelled by side and 'thumb' at its thumb tip."""
     import cv2
 
     from ..ros.demo_report import SIDE_BGR, snapshot
-    from ..ros.drawing import depth_to_bgr
-    if not hands:
-        image = depth_to_bgr(depth_mm, 100.0, 1500.0)
-        cv2.putText(image, caption, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255),
-                    1, cv2.LINE_AA)
-        return image
-    image = snapshot(depth_mm, intr, [(p.handedness, p.xyz) for p in hands], {},
-                     hands[0].joint_set, caption)
+    image = snapshot(depth_mm, intr, [(p.handedness, p.xyz) for p in hands], {}, joint_set,
+                     caption)
     for pose in hands:
         names = list(pose.joint_set.joint_names)
         if 'thumb_tip' in names:
@@ -220,17 +214,17 @@ def run(args: argparse.Namespace) -> int:
         elif not hands:
             reason = (f'no hand reaches --min-confidence {args.min_confidence:g} (best '
                       f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
-        _report(args, name, depth, intr, hands, reason)
+        _report(args, name, depth, intr, hands, reason, est.joint_set)
     return 1 if failed else 0
 
 
 def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
-            reason: Optional[str]) -> None:
-    """Print one frame's result and write its drawing when asked."""
+            reason: Optional[str], joint_set) -> None:
+    """Print one frame's result and write its drawing (hands in ``joint_set``) when asked."""
     valid = depth[depth > 0]
     span = f'{valid.min():.0f}-{valid.max():.0f} mm' if valid.size else 'no depth'
     if args.json:
-        names = list(hands[0].joint_set.joint_names) if hands else []
+        names = list(joint_set.joint_names)
         print(json.dumps({'file': str(name), 'width': intr.width, 'height': intr.height,
                           'intrinsics': intr.to_dict(), 'hands':
                           [_hand_record(p, names) for p in hands], 'reason': reason}))
@@ -244,6 +238,6 @@ def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
         from ..ros.demo_report import write_png
         caption = f'{Path(name).name}: ' + (', '.join(p.handedness for p in hands) or 'no hand')
         path = write_png(Path(args.draw) / f'{Path(name).stem}_hands.png',
-                         _drawing(depth, intr, hands, caption))
+                         _drawing(depth, intr, hands, joint_set, caption))
         if not args.json:
             print(f'  drawn: {path}')

@@ -97,7 +97,7 @@ def snapshot(depth_mm: np.ndarray, intr: Intrinsics, hands_mm: Sequence[Tuple[st
     published hand ((side, (J, 3) mm): red right, blue left, its label above it) projected,
     and beside it each true hand enlarged with the predictions nearest it: one square panel
     per true hand (right first), stacked to the frame height; without true hands, one panel
-    around the published ones (at least one)."""
+    around the published ones; with no hand at all, the frame alone."""
     grey = depth_to_bgr(depth_mm, 100.0, 1500.0)
     h = depth_mm.shape[0]
 
@@ -113,13 +113,15 @@ def snapshot(depth_mm: np.ndarray, intr: Intrinsics, hands_mm: Sequence[Tuple[st
         groups = [({side: t_uv}, [p for p, n in zip(preds_uv, near) if n == side],
                    f"user's {side} hand") for side, t_uv in truths_uv.items()]
     else:
-        groups = [({}, preds_uv, 'prediction')]
-    side_px = h // len(groups)
-    column = np.zeros((h, side_px, 3), np.uint8)
-    for k, (t_uv, p_uv, title) in enumerate(groups):
-        column[k * side_px:(k + 1) * side_px] = _zoom_panel(grey, t_uv, p_uv, joint_set,
-                                                            side_px, title)
-    out = np.concatenate([full, column], axis=1)
+        groups = [({}, preds_uv, 'prediction')] if preds_uv else []
+    out = full
+    if groups:
+        side_px = h // len(groups)
+        column = np.zeros((h, side_px, 3), np.uint8)
+        for k, (t_uv, p_uv, title) in enumerate(groups):
+            column[k * side_px:(k + 1) * side_px] = _zoom_panel(grey, t_uv, p_uv, joint_set,
+                                                                side_px, title)
+        out = np.concatenate([full, column], axis=1)
     legend = ([(caption, TEXT_BGR)] + ([('ground truth', TRUTH_BGR)] if truths_uv else [])
               + [('published right', SIDE_BGR['right']), ('published left', SIDE_BGR['left'])])
     for i, (text, color) in enumerate(legend):
