@@ -177,9 +177,9 @@ def camera_calibration(doc: Dict[str, Any]) -> CameraCalibration:
         p = _matrix(p, 12, 'projection_matrix / p') if p is not None else None
         rectified = (published_intrinsics(p[0], p[5], p[2], p[6], width, height, *binning, roi)
                      if p is not None and p[0] > 0 and p[5] > 0 else None)
+    except DepthFileError:
+        raise
     except (TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, DepthFileError):
-            raise
         raise DepthFileError(f'invalid camera calibration: {exc}') from None
     return CameraCalibration(intr, str(doc.get('distortion_model') or 'plumb_bob'), tuple(d),
                              rectified)
