@@ -7,6 +7,7 @@ joints when ICVL16 starts the whole hand) takes the rows of its nearest joint in
 tree (:func:`joint_donors`). The heatmap feedback into the next hourglass reads only the copied
 joints at first (the others' columns are zero), so the warm-started trunk sees what it saw.
 """
+from dataclasses import replace
 import logging
 from typing import Callable, Dict, List
 
@@ -102,10 +103,25 @@ def warm_start_localizer(net: Localizer, path: str) -> Dict[str, str]:
     return _warm_start_same_config(net, path, load_localizer, 'localizer')
 
 
+# Detector settings no weight depends on: a checkpoint trained at another sampled focal length
+# (or heat target width) starts a detector that differs only in them.
+DETECTOR_RETRAINABLE = ('focal_px', 'sigma_mm')
+
+
 def warm_start_detector(net: HandDetector, path: str) -> Dict[str, str]:
-    """Load a hand-detector checkpoint (same config) into ``net``: a longer run continues a
-    shipped detector with a fresh schedule."""
-    return _warm_start_same_config(net, path, load_detector, 'detector')
+    """Load a hand-detector checkpoint into ``net``: a longer run continues a shipped detector
+    with a fresh schedule, or retrains it at another sampled focal length (DETECTOR_RETRAINABLE
+    may differ; every other setting must be the checkpoint's)."""
+    loaded, cfg, _ = load_detector(_resolve(path))
+    same = {k: getattr(net.config, k) for k in DETECTOR_RETRAINABLE}
+    if replace(cfg, **same) != net.config:
+        raise ValueError(f'warm start from {path}: its detector config {cfg} differs from '
+                         f'{net.config} in more than {", ".join(DETECTOR_RETRAINABLE)}')
+    net.load_state_dict(loaded.state_dict(), strict=True)
+    changed = {k: f'{getattr(cfg, k)} -> {v}' for k, v in same.items() if getattr(cfg, k) != v}
+    LOG.info('detector warm-started from %s%s', path,
+             ''.join(f'; {k} {v}' for k, v in changed.items()))
+    return {'from': str(path), **changed}
 
 
 def warm_start_side(net: torch.nn.Module, path: str) -> Dict[str, str]:

@@ -119,6 +119,13 @@ def test_a_detector_run_starts_from_the_weights_it_is_given(tmp_path):
         tiny_detector(tmp_path, init_detector=str(start), detector={'width': 8}))
     with pytest.raises(ValueError, match='detector config'):
         DetectorTrainer(wider, str(tmp_path / 'wider'))
+    # at another sampled focal length the same weights start a detector of that focal length
+    finer = DetectorTrainer(load_detector_train_config(tiny_detector(
+        tmp_path, init_detector=str(start), detector={'width': 4, 'focal_px': 200.0})),
+        str(tmp_path / 'finer'))
+    for k, v in finer.model.state_dict().items():
+        torch.testing.assert_close(v, loaded[k], rtol=0, atol=0, msg=k)
+    assert finer.model.config.focal_px == 200.0 and load_detector(start)[1].focal_px == 140.0
 
 
 def test_mirrored_scenes_swap_sides_and_columns():
