@@ -122,7 +122,7 @@ def _drawing(depth_mm: np.ndarray, intr, hands, joint_set, caption: str) -> np.n
     """The frame with each hand's skeleton labelled by side and 'thumb' at its thumb tip."""
     import cv2
 
-    from ..ros.demo_report import SIDE_BGR, snapshot
+    from ..core.drawing import SIDE_BGR, snapshot
     image = snapshot(depth_mm, intr, [(p.handedness, p.xyz) for p in hands], {}, joint_set,
                      caption)
     for pose in hands:
@@ -235,7 +235,7 @@ def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
         for pose in hands:
             print(_hand_line(pose))
     if args.draw:
-        from ..ros.demo_report import write_png
+        from ..core.drawing import write_png
         caption = f'{Path(name).name}: ' + (', '.join(p.handedness for p in hands) or 'no hand')
         path = write_png(Path(args.draw) / f'{Path(name).stem}_hands.png',
                          _drawing(depth, intr, hands, joint_set, caption))

@@ -18,7 +18,7 @@ On the published test ground truth (optical frame) this says "left" for 1,589 of
 ICVL test frames and "right" for 8,246 of the 8,252 NYU test frames
 (test/core/test_handedness.py).
 """
-from typing import List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -103,3 +103,11 @@ def mirror_xyz(xyz: Array) -> Array:
     sign = xyz.new_tensor([-1.0, 1.0, 1.0]) if isinstance(xyz, torch.Tensor) else \
         np.array([-1.0, 1.0, 1.0], dtype=xyz.dtype)
     return xyz * sign
+
+
+def nearest_side(pred_mm: np.ndarray, truths_mm: Dict[str, np.ndarray]) -> Optional[str]:
+    """Side of the true hand (``truths_mm``: side -> (J, 3) mm) nearest a predicted hand
+    (J, 3) mm by mean joint distance; None without a true hand of its joint count."""
+    distances_mm = {side: float(np.linalg.norm(pred_mm - truth, axis=-1).mean())
+                    for side, truth in truths_mm.items() if truth.shape == pred_mm.shape}
+    return min(distances_mm, key=distances_mm.get) if distances_mm else None

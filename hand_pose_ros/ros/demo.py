@@ -315,7 +315,7 @@ class DemoRun:
 
     def _snapshot(self) -> bool:
         """Write the newest matched frame with its depth as a PNG; False if not possible yet."""
-        from .demo_report import snapshot, write_png
+        from ..core.drawing import snapshot, write_png
 
         listener = self.listener
         before_s = time.monotonic() - SETTLE_S

@@ -6,14 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..core.handedness import SIDES
-
-
-def nearest_side(pred_mm: np.ndarray, truths_mm: Dict[str, np.ndarray]) -> Optional[str]:
-    """Side of the true hand nearest a prediction (mean joint distance), None without truth."""
-    distances_mm = {side: float(np.linalg.norm(pred_mm - truth, axis=-1).mean())
-                    for side, truth in truths_mm.items() if truth.shape == pred_mm.shape}
-    return min(distances_mm, key=distances_mm.get) if distances_mm else None
+from ..core.handedness import nearest_side, SIDES
 
 
 @dataclass

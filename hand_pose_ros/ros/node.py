@@ -22,7 +22,6 @@ from std_msgs.msg import Header
 
 from . import conversions as conv
 from .diagnostics import diagnostic_array, no_input_message, PipelineStats, ThrottledWarnings
-from .drawing import debug_patch
 from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
                           validate, with_changes)
 from .outputs import frame_messages, TOPICS
@@ -31,6 +30,7 @@ from .spin import run_node
 from .worker import LatestSlot, Worker
 from .wrist_outputs import tf_available, TF_QOS, TF_TOPIC, TFMessage, wrist_status
 from ..core.checkpoint import CheckpointError
+from ..core.drawing import debug_patch
 from ..core.estimator import HandPoseEstimator
 from ..core.wrist import has_wrist_frame
 from ..synthetic.calibration import int8_calibration

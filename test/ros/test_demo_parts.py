@@ -1,5 +1,5 @@
-"""Demo pieces without processes: per-side stamp matching in the listener, snapshots of both
-hands, summary, the hands depth_source draws for a model."""
+"""Demo pieces without processes: per-side stamp matching in the listener, summary, the hands
+depth_source draws for a model (snapshots: test/core/test_drawing.py)."""
 import json
 
 from builtin_interfaces.msg import Time
@@ -12,18 +12,15 @@ pytestmark = pytest.mark.ros
 from geometry_msgs.msg import PoseArray  # noqa: E402, I100, I202
 from std_msgs.msg import Header  # noqa: E402
 
-from hand_pose_ros.core.camera import Intrinsics  # noqa: E402
 from hand_pose_ros.core.skeleton import ICVL16, JointSet, MEDIAPIPE21  # noqa: E402
 from hand_pose_ros.ros import conversions as conv  # noqa: E402
 from hand_pose_ros.ros.demo import (  # noqa: E402
     _no_nan, domain_id_for, resolve_demo_model, source_hands)
 from hand_pose_ros.ros.demo_listener import DemoListener  # noqa: E402
-from hand_pose_ros.ros.demo_report import (  # noqa: E402
-    SIDE_BGR, snapshot, summary_text, TRUTH_BGR, write_summary)
+from hand_pose_ros.ros.demo_report import summary_text, write_summary  # noqa: E402
 from hand_pose_ros.ros.demo_scores import MatchedHand, scores  # noqa: E402
+from test.core.test_drawing import two_hands  # noqa: E402
 from test.ros.harness import DOMAIN_ID  # noqa: E402
-
-INTR = Intrinsics(300.0, 300.0, 79.5, 59.5, 160, 120)
 
 
 @pytest.fixture
@@ -69,45 +66,6 @@ def test_predictions_match_ground_truth_by_stamp_in_any_order(listener):
     # the left hand published as right: the left truth that came after it is seen
     assert second.true_side == 'left' and not second.label_ok
     assert [m.side for m in listener.frame_hands(1_000_000_000)] == ['right', 'left']
-
-
-def two_hands(depth_value: float = 400.0):
-    """A 160x120 frame with two square 'hands' and their joints (the user's right hand on
-    the image's left)."""
-    depth = np.zeros((120, 160), np.float32)
-    depth[40:80, 20:60] = depth_value
-    depth[40:80, 100:140] = depth_value
-    grid = np.column_stack([np.linspace(-15, 15, 16), np.linspace(-15, 15, 16),
-                            np.full(16, 400.0)])
-    right = grid + [-50.0 * 400 / 300, 0.0, 0.0]     # u 29.5 +- 11 px
-    left = grid + [50.0 * 400 / 300, 0.0, 0.0]       # u 129.5 +- 11 px
-    return depth, {'right': right, 'left': left}
-
-
-def mean_u_of(img: np.ndarray, bgr: tuple, width: int) -> float:
-    """Mean column of the pixels of exactly colour ``bgr`` in the left ``width`` columns."""
-    ys, xs = np.nonzero((img[:, :width] == bgr).all(-1))
-    assert len(xs), f'no pixel of colour {bgr}'
-    return float(xs.mean())
-
-
-def test_snapshot_shows_both_hands_coloured_by_their_label():
-    depth, truths = two_hands()
-    img = snapshot(depth, INTR, [('right', truths['right'] + 2), ('left', truths['left'] + 2)],
-                   truths, ICVL16, 'right 2 mm, left 2 mm')
-    # the frame, and beside it each true hand enlarged: two squares stacked to its height
-    assert img.shape == (120, 160 + 60, 3) and img.dtype == np.uint8
-    # predictions coloured by label where their hand is: right (red) on the image's left
-    assert mean_u_of(img, SIDE_BGR['right'], 160) < 60 < 100 < mean_u_of(
-        img, SIDE_BGR['left'], 160)
-    # a swapped label is drawn in the other side's colour
-    swapped = snapshot(depth, INTR, [('left', truths['right'])], truths, ICVL16, '')
-    assert mean_u_of(swapped, SIDE_BGR['left'], 160) < 60
-    assert mean_u_of(swapped, TRUTH_BGR, 160) > 0
-    # one true hand (a one-hand source): the zoom is a square of the frame height
-    one = snapshot(depth, INTR, [('right', truths['right'])], {'right': truths['right']},
-                   ICVL16, '')
-    assert one.shape == (120, 160 + 120, 3)
 
 
 def test_summary_reports_each_side(tmp_path):

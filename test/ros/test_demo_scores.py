@@ -3,8 +3,9 @@ against its own truth, found / wrong-label counts, and the status line."""
 import numpy as np
 import pytest
 
+from hand_pose_ros.core.handedness import nearest_side
 from hand_pose_ros.core.skeleton import ICVL16
-from hand_pose_ros.ros.demo_scores import MatchedHand, nearest_side, scores, status_text
+from hand_pose_ros.ros.demo_scores import MatchedHand, scores, status_text
 
 RNG = np.random.default_rng(0)
 SHAPE_MM = RNG.uniform(-40, 40, (16, 3))

@@ -1,5 +1,5 @@
-"""RViz markers and skeleton drawings: one sphere per joint in finger colours, bones, per-side
-namespaces, and DELETE actions for exactly one side's markers."""
+"""RViz markers: one sphere per joint in finger colours, bones, per-side namespaces, and DELETE
+actions for exactly one side's markers (drawings: test/core/test_drawing.py)."""
 import numpy as np
 import pytest
 
@@ -10,7 +10,6 @@ from std_msgs.msg import Header  # noqa: E402, I202
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from hand_pose_ros.core.skeleton import ICVL16, NYU14  # noqa: E402
-from hand_pose_ros.ros.drawing import debug_patch, depth_to_bgr, draw_skeleton  # noqa: E402
 from hand_pose_ros.ros.markers import delete_hand_markers, skeleton_markers  # noqa: E402
 
 
@@ -44,17 +43,3 @@ def test_delete_hand_markers_removes_exactly_that_sides_skeleton(side, other):
     deleted = delete_hand_markers(ICVL16, header, side).markers
     assert all(m.action == Marker.DELETE and m.header.frame_id == 'cam' for m in deleted)
     assert {(m.ns, m.id) for m in deleted} == drawn and not drawn & other_drawn
-
-
-def test_drawings_are_bgr_with_the_skeleton():
-    depth = np.zeros((48, 64), np.float32)
-    depth[10:30, 20:40] = 400
-    bgr = depth_to_bgr(depth, 100, 1500)
-    assert bgr.shape == (48, 64, 3) and bgr.dtype == np.uint8 and bgr[0, 0].sum() == 0
-    uv = np.stack([np.linspace(5, 60, 16), np.linspace(5, 40, 16)], -1)
-    before = bgr.copy()
-    draw_skeleton(bgr, uv, ICVL16)
-    assert (bgr != before).any()
-    patch = np.ones((32, 32), np.float32)
-    out = debug_patch(patch, uv / 2, ICVL16, scale=2)
-    assert out.shape == (64, 64, 3) and out.dtype == np.uint8 and out.any()
