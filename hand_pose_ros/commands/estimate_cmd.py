@@ -22,7 +22,8 @@ UNIT_HELP = ('millimetres per stored count: 1 (default) for millimetres, 0.125 f
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `hand-pose estimate`."""
     from ..core.depth_files import DEPTH_PACKINGS
-    from ..core.estimator import DEFAULT_MAX_HANDS
+    from ..core.estimator import (DEFAULT_FAR_MM, DEFAULT_MAX_HANDS, DEFAULT_NEAR_MM, DETECTORS,
+                                  HANDEDNESS_MODES)
     from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
     parser.add_argument('depth', nargs='+', metavar='DEPTH',
                         help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
@@ -55,13 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="'default' (the model's own), 'none', a name or a path")
     est.add_argument('--detector-model', default='default', metavar='PATH',
                      help="hand detector network: 'default' (the model's own) or a path")
-    est.add_argument('--detector', default='learned', choices=('learned', 'nearest'),
+    est.add_argument('--detector', default='learned', choices=DETECTORS,
                      help='learned: the detector network; nearest: the nearest region in range')
-    est.add_argument('--handedness', default='auto', choices=('auto', 'right', 'left'))
+    est.add_argument('--handedness', default='auto', choices=HANDEDNESS_MODES)
     est.add_argument('--max-hands', type=int, default=DEFAULT_MAX_HANDS, metavar='N')
-    est.add_argument('--near-m', type=float, default=0.1, metavar='M',
+    est.add_argument('--near-m', type=float, default=DEFAULT_NEAR_MM / 1000.0, metavar='M',
                      help='nearest depth of a hand (m)')
-    est.add_argument('--far-m', type=float, default=1.5, metavar='M',
+    est.add_argument('--far-m', type=float, default=DEFAULT_FAR_MM / 1000.0, metavar='M',
                      help='farthest depth of a hand (m)')
     est.add_argument('--min-confidence', type=float, default=DEFAULT_MIN_CONFIDENCE,
                      metavar='C', help='report a hand only at or above this mean joint '

@@ -71,6 +71,10 @@ MIN_FOLLOW_SUPPORT = 0.02
 # A float frame whose every depth is below this (mm) is taken for metres: no depth camera
 # measures a whole scene within 10 mm; the same scene in metres stays below it out to 10 m.
 METRES_MAX = 10.0
+# Depth range (mm) where a hand is looked for unless the caller says otherwise (node: near_m,
+# far_m; hand-pose estimate: --near-m, --far-m).
+DEFAULT_NEAR_MM = 100.0
+DEFAULT_FAR_MM = 1500.0
 HANDEDNESS_MODES: Tuple[str, ...] = ('auto',) + SIDES
 DETECTORS: Tuple[str, ...] = ('learned', 'nearest')
 MAX_HANDS = 4
@@ -263,8 +267,8 @@ class HandPoseEstimator:
 
     def __init__(self, model: Union[PoseNet, ExportedNet],
                  localizer: Optional[Union[Localizer, ExportedNet]] = None,
-                 device: Union[str, torch.device] = 'auto', near_mm: float = 100.0,
-                 far_mm: float = 1500.0, cube_mm: Optional[float] = None,
+                 device: Union[str, torch.device] = 'auto', near_mm: float = DEFAULT_NEAR_MM,
+                 far_mm: float = DEFAULT_FAR_MM, cube_mm: Optional[float] = None,
                  handedness: Optional[str] = None,
                  localizer_passes: int = DEFAULT_LOCALIZER_PASSES,
                  hand_detector: Optional[Union[HandDetector, ExportedDetector]] = None,

@@ -11,10 +11,10 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType)
 
 from .conversions import UNDISTORT_MODES
-from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_LOCALIZER_PASSES,
-                              DEFAULT_MAX_HANDS, DEFAULT_WEAK_DETECTION_THRESHOLD, DETECTORS,
-                              HANDEDNESS_MODES, MAX_HANDS, MAX_LOCALIZER_PASSES,
-                              VERIFIED_CONFIDENCE)
+from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_FAR_MM,
+                              DEFAULT_LOCALIZER_PASSES, DEFAULT_MAX_HANDS, DEFAULT_NEAR_MM,
+                              DEFAULT_WEAK_DETECTION_THRESHOLD, DETECTORS, HANDEDNESS_MODES,
+                              MAX_HANDS, MAX_LOCALIZER_PASSES, VERIFIED_CONFIDENCE)
 from ..core.hand_tracker import (DEFAULT_MIN_CONFIDENCE, DEFAULT_REDETECT_EVERY,
                                  MAX_REDETECT_EVERY)
 from ..core.precision import network_threads, PRECISIONS  # noqa: F401 (re-exported)
@@ -33,8 +33,8 @@ class NodeParams:
     device: str = 'auto'
     precision: str = 'auto'
     threads: int = 0
-    near_m: float = 0.1
-    far_m: float = 1.5
+    near_m: float = DEFAULT_NEAR_MM / 1000.0
+    far_m: float = DEFAULT_FAR_MM / 1000.0
     cube_mm: float = 0.0
     localizer_passes: int = DEFAULT_LOCALIZER_PASSES
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
