@@ -16,40 +16,22 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from ..core.camera import Intrinsics, published_intrinsics
+from ..core.depth_messages import (ConversionError, DATA_TOO_SHORT, DEPTH_ENCODINGS,  # noqa: F401
+                                   depth_to_mm, EMPTY_IMAGE, NONFINITE_DEPTH, raw_depth,
+                                   STEP_TOO_SMALL, UNDISTORT_MODES, undistorts,
+                                   UNSUPPORTED_ENCODING)
 from ..core.detection import sampled_intrinsics
 from ..core.lens_distortion import (DepthRectifier, is_distorted, lens_distortion,
                                     LensDistortion)
 
-# Rejection reasons (diagnostics counters); the node adds 'no_hand' and 'low_confidence'.
-UNSUPPORTED_ENCODING = 'unsupported_encoding'
-EMPTY_IMAGE = 'empty_image'
-STEP_TOO_SMALL = 'step_too_small'
-DATA_TOO_SHORT = 'data_too_short'
+# Rejection reasons (diagnostics counters) besides those of reading the image
+# (core/depth_messages.py); the node adds 'no_hand' and 'low_confidence'.
 ALL_ZERO_DEPTH = 'all_zero_depth'
-NONFINITE_DEPTH = 'nonfinite_depth'
 NO_CAMERA_INFO = 'no_camera_info'
 INVALID_CAMERA_INFO = 'invalid_camera_info'
 CAMERA_INFO_SIZE_MISMATCH = 'camera_info_size_mismatch'
 UNSUPPORTED_DISTORTION = 'unsupported_distortion'
-
-# undistort modes: 'auto' undistorts unless the image topic's name says it is rectified
-UNDISTORT_MODES = ('auto', 'always', 'never')
-
-# encoding -> (numpy dtype, factor from the stored unit to millimetres)
-DEPTH_ENCODINGS = {
-    '16UC1': (np.dtype(np.uint16), 1.0),    # REP 118: millimetres
-    'mono16': (np.dtype(np.uint16), 1.0),   # some OpenNI drivers: millimetres
-    '32FC1': (np.dtype(np.float32), 1e3),   # REP 118: metres
-}
 MM_PER_M = 1e3
-
-
-class ConversionError(ValueError):
-    """A message that cannot be turned into a valid depth frame; ``reason`` is a counter key."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,26 +58,6 @@ def depth_qos(reliable: bool = False) -> QoSProfile:
 def stamp_to_s(stamp) -> float:
     """builtin_interfaces/Time -> seconds (float)."""
     return stamp.sec + stamp.nanosec * 1e-9
-
-
-def raw_depth(msg: Image) -> np.ndarray:
-    """Zero-copy (H, W) view of a depth Image in its own dtype and byte order; validated."""
-    if msg.encoding not in DEPTH_ENCODINGS:
-        raise ConversionError(UNSUPPORTED_ENCODING, f'depth encoding must be one of '
-                              f'{sorted(DEPTH_ENCODINGS)}, found {msg.encoding!r}')
-    if msg.width == 0 or msg.height == 0:
-        raise ConversionError(EMPTY_IMAGE, f'depth image has zero size: {msg.width}x{msg.height}')
-    dtype = DEPTH_ENCODINGS[msg.encoding][0].newbyteorder('>' if msg.is_bigendian else '<')
-    row_bytes = msg.width * dtype.itemsize
-    if msg.step < row_bytes:
-        raise ConversionError(STEP_TOO_SMALL, f'step must be >= width x {dtype.itemsize} bytes = '
-                              f'{row_bytes}, found {msg.step}')
-    if len(msg.data) < msg.step * msg.height:
-        raise ConversionError(DATA_TOO_SHORT, f'data must hold step x height = '
-                              f'{msg.step * msg.height} bytes, found {len(msg.data)}')
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    return np.ndarray((msg.height, msg.width), dtype=dtype, buffer=buffer,
-                      strides=(msg.step, dtype.itemsize))
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
@@ -137,17 +99,6 @@ def rectified_intrinsics(msg: CameraInfo) -> Intrinsics:
     return _published(msg, p[0], p[5], p[2], p[6])
 
 
-def undistorts(mode: str, image_topic: str) -> bool:
-    """Whether a depth image with a non-zero distortion in its CameraInfo is undistorted:
-    'always', 'never', or 'auto': unless the last name of its topic says it is rectified
-    (contains 'rect', as image_proc's ``image_rect`` and RealSense's ``image_rect_raw``)."""
-    if mode not in UNDISTORT_MODES:
-        raise ValueError(f'undistort must be one of {UNDISTORT_MODES}, found {mode!r}')
-    if mode != 'auto':
-        return mode == 'always'
-    return 'rect' not in image_topic.rstrip('/').rsplit('/', 1)[-1]
-
-
 def decimation_stride(width: int, height: int, max_pixels: int) -> int:
     """Smallest odd stride s with ceil(W/s) x ceil(H/s) <= max_pixels (1 when it fits)."""
     stride = 1
@@ -165,32 +116,6 @@ def decimate(raw: np.ndarray, intr: Intrinsics, stride: int) -> Tuple[np.ndarray
     if stride % 2 == 0:
         raise ValueError(f'decimation stride must be odd, found {stride}')
     return raw[stride // 2::stride, stride // 2::stride], sampled_intrinsics(intr, stride)
-
-
-def depth_to_mm(raw: np.ndarray, encoding: str, reject_nonfinite: bool = False,
-                depth_unit_mm: float = 1.0) -> Tuple[np.ndarray, int]:
-    """(float32 mm array with non-finite pixels set to 0, number of non-finite pixels).
-
-    An integer encoding's counts are ``depth_unit_mm`` millimetres each (REP 118: 1);
-    32FC1 is metres whatever it says."""
-    depth = raw.astype(np.float32)  # native byte order, contiguous copy
-    nonfinite = 0
-    if raw.dtype.kind == 'f':
-        finite = np.isfinite(depth)
-        nonfinite = int(depth.size - np.count_nonzero(finite))
-        if nonfinite and reject_nonfinite:
-            raise ConversionError(NONFINITE_DEPTH, f'{nonfinite} non-finite depth pixels and '
-                                  'reject_nonfinite is true')
-        if nonfinite == depth.size:
-            raise ConversionError(NONFINITE_DEPTH, 'no finite depth pixel in the frame')
-        if nonfinite:
-            depth[~finite] = 0.0
-    scale = DEPTH_ENCODINGS[encoding][1]
-    if raw.dtype.kind == 'u':
-        scale *= float(depth_unit_mm)
-    if scale != 1.0:
-        depth *= np.float32(scale)
-    return depth, nonfinite
 
 
 def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
