@@ -14,10 +14,10 @@ comma  := ,
 
 ifdef ROS_DISTRO
   VENV_FLAGS := --system-site-packages
-  EXTRAS     := dev$(comma)onnx
+  EXTRAS     := dev$(comma)onnx$(comma)bags
 else
   VENV_FLAGS :=
-  EXTRAS     := ros$(comma)dev$(comma)onnx
+  EXTRAS     := ros$(comma)dev$(comma)onnx$(comma)bags
 endif
 TEST_EXTRAS := $(EXTRAS)$(comma)teleop
 

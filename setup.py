@@ -63,6 +63,8 @@ setup(
         'ros': ROS_WHEELS,
         'onnx': ['onnx>=1.15', 'onnxruntime>=1.17'],
         'teleop': TELEOP,
+        # `hand-pose estimate` on recorded ROS 2 bags (.db3, .mcap) without ROS
+        'bags': ['rosbags>=0.10'],
         'test': TEST_REQUIRES,
         'dev': TEST_REQUIRES + ['colcon-common-extensions'],
     },

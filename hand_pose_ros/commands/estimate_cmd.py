@@ -1,10 +1,13 @@
-"""`hand-pose estimate`: the estimator on saved depth frames, no camera and no ROS.
+"""`hand-pose estimate`: the estimator on saved depth frames and recorded bags, no camera and no
+ROS.
 
-What the node would publish for each file (at most one hand per side, each at or above
+What the node would publish for each frame (at most one hand per side, each at or above
 ``--min-confidence``), as text or JSON lines, and optionally a drawing of each frame with the
 hands labelled by side and their thumb tips marked: the quickest check of a camera's frames
 (is the thumb on the thumb? is the depth unit right?). Files are frames of their own unless
-``--video``, which follows the hands from file to file as the node does on a stream.
+``--video``, which follows the hands from file to file as the node does on a stream. A ROS 2
+bag (core/bag_frames.py) is a stream: its depth topic's frames, each with the bag's CameraInfo
+of its frame_id, hands followed by header stamp, as the node would on its playback.
 """
 import argparse
 import json
@@ -14,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG)'
+HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG, ROS 2 bags)'
 UNIT_HELP = ('millimetres per stored count: 1 (default) for millimetres, 0.125 for an SR300 '
              "/ SR305's 1/8 mm counts, 1000 for float metres")
 
@@ -27,9 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
     parser.add_argument('depth', nargs='+', metavar='DEPTH',
                         help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
-                        'RGB-packed PNG with --packing nyu; 0 = missing depth')
-    camera = parser.add_argument_group('camera (one of)')
-    which = camera.add_mutually_exclusive_group(required=True)
+                        'RGB-packed PNG with --packing nyu; 0 = missing depth. Or ROS 2 bags '
+                        '(a folder with metadata.yaml, .db3, .mcap; needs rosbags)')
+    parser.add_argument('--topic', default=None,
+                        help="a bag's depth topic (sensor_msgs/Image, or a compressedDepth "
+                        'CompressedImage); default: the one topic named depth')
+    camera = parser.add_argument_group(
+        "camera (one of; files need one, a bag's own CameraInfo is used unless one is given)")
+    which = camera.add_mutually_exclusive_group()
     which.add_argument('--camera-info', metavar='YAML',
                        help="the camera's camera_info: a calibration file, or a CameraInfo as "
                        '`ros2 topic echo --once <camera>/depth/camera_info` prints it')
@@ -154,6 +162,11 @@ def _check(args: argparse.Namespace) -> Optional[str]:
         return f'--min-confidence must be in [0, 1], found {args.min_confidence}'
     if not (np.isfinite(args.depth_unit_mm) and args.depth_unit_mm > 0):
         return f'--depth-unit-mm must be positive, found {args.depth_unit_mm}'
+    from ..core.bag_frames import is_bag
+    if not (args.camera_info or args.intrinsics or args.camera) and \
+            not all(is_bag(name) for name in args.depth):
+        return ('depth files need --camera-info, --intrinsics or --camera (a bag carries its '
+                'own CameraInfo)')
     if args.video is not None and not args.video > 0:
         return f'--video needs frames per second > 0, found {args.video}'
     from ..core.specs import camera_names
@@ -162,16 +175,95 @@ def _check(args: argparse.Namespace) -> Optional[str]:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Estimate every file; exit 2 on bad options or a model that does not load, 1 when a
-    file is not a depth frame of the camera (the others are still estimated)."""
-    from ..core.checkpoint import CheckpointError
-    from ..core.depth_files import DepthFileError, read_depth_file
+def _stream(args: argparse.Namespace, video: bool) -> Tuple:
+    """(HandTracker, SideMemory) following hands from frame to frame as the node does, or
+    (None, None) for frames of their own."""
+    from ..core.hand_tracker import HandTracker
+    from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
+    if not video:
+        return None, None
+    return (HandTracker(min_confidence=args.min_confidence),
+            SideMemory(DEFAULT_HALF_LIFE_FRAMES) if args.handedness == 'auto' else None)
+
+
+def _estimate_frame(args: argparse.Namespace, est, name: str, stem: str, depth: np.ndarray,
+                    intr, stream: Tuple, t_s: float) -> bool:
+    """Estimate one frame and report it as ``name`` (drawing ``stem``); False when the
+    estimator refuses it (said on stderr)."""
     from ..core.estimator import with_range_settings
     from ..core.hand_selection import best_per_side, mean_confidence
-    from ..core.hand_tracker import HandTracker
+    tracker, memory = stream
+    try:
+        estimate = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
+                                      t_s=t_s)[0]
+    except ValueError as exc:
+        print(f'hand-pose estimate: {name}: the estimator refused it: {exc}', file=sys.stderr)
+        return False
+    hands = best_per_side(estimate.hands, args.min_confidence)
+    reason = None
+    if not estimate.hands:
+        reason = with_range_settings(
+            estimate.reason, f'options --near-m {args.near_m:g}, --far-m {args.far_m:g}, '
+            f'--depth-unit-mm {args.depth_unit_mm:g}')
+    elif not hands:
+        reason = (f'no hand reaches --min-confidence {args.min_confidence:g} (best '
+                  f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
+    _report(args, name, stem, depth, intr, hands, reason, est.joint_set)
+    return True
+
+
+def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
+    """Estimate every depth frame of a recorded bag as the node would on its playback
+    (hands followed from frame to frame by header stamp); the number of frames that failed."""
+    from ..core.bag_frames import read_bag
+    from ..core.depth_files import DepthFileError
+    from ..core.depth_messages import undistorts
     from ..core.lens_distortion import DepthRectifier
-    from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES, SideMemory
+    topic, frames = read_bag(bag, args.topic, args.depth_unit_mm)
+    undistort = not args.no_undistort and undistorts('auto', topic)
+    rectifier, stream = DepthRectifier(), _stream(args, True)
+    fixed = None if args.intrinsics or not (args.camera_info or args.camera) else \
+        _calibration(args, (0, 0))
+    failed, skipped, first_s = 0, {}, None
+    for frame in frames:
+        name = f'{bag}@{frame.stamp_s:.3f}'
+        calibration = fixed or (_calibration(args, frame.depth_mm.shape) if args.intrinsics
+                                and frame.depth_mm is not None else frame.calibration)
+        if frame.depth_mm is None:
+            print(f'hand-pose estimate: {name}: {frame.problem}', file=sys.stderr)
+            failed += 1
+            continue
+        if calibration is None:                  # as the node: no CameraInfo yet
+            skipped[frame.problem] = skipped.get(frame.problem, 0) + 1
+            continue
+        try:
+            depth, intr = calibration.pinhole(frame.depth_mm, undistort, rectifier)
+        except DepthFileError as exc:
+            print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
+            failed += 1
+            continue
+        first_s = frame.stamp_s if first_s is None else first_s
+        stem = f'{Path(bag).stem}_{frame.index:05d}'
+        failed += not _estimate_frame(args, est, name, stem, depth, intr, stream,
+                                      frame.stamp_s - first_s)
+    for problem, count in skipped.items():
+        print(f'hand-pose estimate: {bag} ({topic}): {count} frame'
+              f'{"" if count == 1 else "s"} skipped: {problem}', file=sys.stderr)
+    if first_s is None:
+        print(f'hand-pose estimate: {bag} ({topic}): no frame could be estimated',
+              file=sys.stderr)
+        failed = max(failed, 1)
+    return failed
+
+
+def run(args: argparse.Namespace) -> int:
+    """Estimate every file and bag; exit 2 on bad options or a model that does not load, 1
+    when a file or a bag's frame is not a depth frame of the camera (the others are still
+    estimated)."""
+    from ..core.bag_frames import BagError, is_bag
+    from ..core.checkpoint import CheckpointError
+    from ..core.depth_files import DepthFileError, read_depth_file
+    from ..core.lens_distortion import DepthRectifier
     problem = _check(args)
     if problem:
         print(f'hand-pose estimate: {problem}', file=sys.stderr)
@@ -181,13 +273,17 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, FileNotFoundError, CheckpointError) as exc:
         print(f'hand-pose estimate: {exc}', file=sys.stderr)
         return 2
-    tracker = memory = None
     rectifier = DepthRectifier()          # one undistortion map for all frames of the camera
-    if args.video is not None:
-        tracker = HandTracker(min_confidence=args.min_confidence)
-        memory = SideMemory(DEFAULT_HALF_LIFE_FRAMES) if args.handedness == 'auto' else None
+    stream = _stream(args, args.video is not None)
     failed, calibration = 0, None
     for k, name in enumerate(args.depth):
+        if is_bag(name):
+            try:
+                failed += _estimate_bag(args, est, name)
+            except BagError as exc:
+                print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
+                failed += 1
+            continue
         try:
             depth = read_depth_file(name, args.depth_unit_mm, args.packing)
             if calibration is None or args.intrinsics:   # a file or preset is read once
@@ -198,30 +294,14 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         t_s = k / args.video if args.video else 0.0
-        try:
-            estimate = est.estimate_batch([depth], intr, side_memory=memory, tracker=tracker,
-                                          t_s=t_s)[0]
-        except ValueError as exc:
-            print(f'hand-pose estimate: {name}: the estimator refused it: {exc}',
-                  file=sys.stderr)
-            failed += 1
-            continue
-        hands = best_per_side(estimate.hands, args.min_confidence)
-        reason = None
-        if not estimate.hands:
-            reason = with_range_settings(
-                estimate.reason, f'options --near-m {args.near_m:g}, --far-m {args.far_m:g}, '
-                f'--depth-unit-mm {args.depth_unit_mm:g}')
-        elif not hands:
-            reason = (f'no hand reaches --min-confidence {args.min_confidence:g} (best '
-                      f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
-        _report(args, name, depth, intr, hands, reason, est.joint_set)
+        failed += not _estimate_frame(args, est, name, Path(name).stem, depth, intr, stream, t_s)
     return 1 if failed else 0
 
 
-def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
+def _report(args: argparse.Namespace, name: str, stem: str, depth: np.ndarray, intr, hands,
             reason: Optional[str], joint_set) -> None:
-    """Print one frame's result and write its drawing (hands in ``joint_set``) when asked."""
+    """Print one frame's result and write its drawing (``stem``_hands.png, hands in
+    ``joint_set``) when asked."""
     valid = depth[depth > 0]
     span = f'{valid.min():.0f}-{valid.max():.0f} mm' if valid.size else 'no depth'
     if args.json:
@@ -238,7 +318,7 @@ def _report(args: argparse.Namespace, name: str, depth: np.ndarray, intr, hands,
     if args.draw:
         from ..core.drawing import write_png
         caption = f'{Path(name).name}: ' + (', '.join(p.handedness for p in hands) or 'no hand')
-        path = write_png(Path(args.draw) / f'{Path(name).stem}_hands.png',
+        path = write_png(Path(args.draw) / f'{stem}_hands.png',
                          _drawing(depth, intr, hands, joint_set, caption))
         if not args.json:
             print(f'  drawn: {path}')

@@ -1,0 +1,142 @@
+"""`hand-pose estimate` on recorded ROS 2 bags (written here with rosbags in the real rosbag2
+format, no ROS): a rendered right hand as a camera driver records it (raw 16UC1 and
+compressedDepth), paired with the bag's CameraInfo by frame_id, followed by header stamp."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from hand_pose_ros.cli import main
+from hand_pose_ros.core.depth_messages import COMPRESSED_DEPTH_HEADER
+from hand_pose_ros.core.specs import dataset_spec
+from hand_pose_ros.synthetic import PoseConfig, SyntheticGenerator
+
+rosbags = pytest.importorskip('rosbags', reason='needs rosbags (pip install rosbags)')
+from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402, I100, I202
+from rosbags.typesys import get_typestore, Stores  # noqa: E402
+
+UPRIGHT = PoseConfig(frontal_prob=1.0, frontal_roll_deg=30.0, frontal_tilt_deg=20.0,
+                     distance_mm=(300.0, 500.0))
+RAW = '/camera/depth/image_rect_raw'
+COMPRESSED = RAW + '/compressedDepth'
+INFO = '/camera/depth/camera_info'
+TS = get_typestore(Stores.ROS2_JAZZY)
+T = TS.types
+
+
+def header(stamp_ns: int, frame_id: str = 'depth_optical'):
+    return T['std_msgs/msg/Header'](
+        stamp=T['builtin_interfaces/msg/Time'](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+        frame_id=frame_id)
+
+
+def image_msg(depth_mm: np.ndarray, stamp_ns: int):
+    counts = np.round(depth_mm).astype('<u2')
+    return T['sensor_msgs/msg/Image'](
+        header=header(stamp_ns), height=counts.shape[0], width=counts.shape[1],
+        encoding='16UC1', is_bigendian=0, step=counts.shape[1] * 2,
+        data=np.frombuffer(counts.tobytes(), np.uint8))
+
+
+def compressed_msg(depth_mm: np.ndarray, stamp_ns: int):
+    ok, png = cv2.imencode('.png', np.round(depth_mm).astype(np.uint16))
+    assert ok
+    data = COMPRESSED_DEPTH_HEADER.pack(0, 0.0, 0.0) + png.tobytes()
+    return T['sensor_msgs/msg/CompressedImage'](
+        header=header(stamp_ns), format='16UC1; compressedDepth png',
+        data=np.frombuffer(data, np.uint8))
+
+
+def info_msg(intr, stamp_ns: int):
+    return T['sensor_msgs/msg/CameraInfo'](
+        header=header(stamp_ns), height=intr.height, width=intr.width,
+        distortion_model='plumb_bob', d=np.zeros(5),
+        k=np.array([intr.fx, 0, intr.cx, 0, intr.fy, intr.cy, 0, 0, 1], float),
+        r=np.eye(3).ravel(),
+        p=np.array([intr.fx, 0, intr.cx, 0, 0, intr.fy, intr.cy, 0, 0, 0, 1, 0], float),
+        binning_x=0, binning_y=0,
+        roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0,
+                                                  do_rectify=False))
+
+
+def write_bag(path, messages, storage=StoragePlugin.SQLITE3):
+    """A rosbag2 bag (a folder, sqlite3 or mcap) of (topic, stamp ns, message) in order."""
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        connections = {}
+        for topic, stamp_ns, msg in messages:
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
+            writer.write(connections[topic], stamp_ns,
+                         TS.serialize_cdr(msg, msg.__msgtype__))
+    return path
+
+
+@pytest.fixture(scope='module')
+def recording(tmp_path_factory):
+    """A bag of a rendered right hand: one frame before the camera's CameraInfo, then three
+    frames 33 ms apart, each raw and compressedDepth; and the true joints (mm)."""
+    intr = dataset_spec('icvl').intrinsics
+    batch = SyntheticGenerator(intr, seed=11, pose=UPRIGHT).sample(1)
+    depth_mm, truth = batch.depth_mm.numpy()[0], batch.xyz.numpy()[0]
+    stamps = [10**9 + k * 33_000_000 for k in range(4)]
+    messages = [(RAW, stamps[0], image_msg(depth_mm, stamps[0])),
+                (INFO, stamps[0] + 1, info_msg(intr, stamps[0]))]
+    for stamp in stamps[1:]:
+        messages += [(RAW, stamp, image_msg(depth_mm, stamp)),
+                     (COMPRESSED, stamp, compressed_msg(depth_mm, stamp))]
+    path = write_bag(tmp_path_factory.mktemp('bags') / 'hand', messages)
+    return path, truth, messages
+
+
+def estimate(capsys, *args):
+    """(exit status, JSON records of stdout, stderr) of `hand-pose estimate ... --json`."""
+    status = main(['estimate', *map(str, args), '--json', '--joint-order', 'icvl16'])
+    out, err = capsys.readouterr()
+    return status, [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+def test_a_bag_is_estimated_as_the_node_would_on_its_playback(capsys, recording, tmp_path):
+    path, truth, _ = recording
+    # two depth topics (raw and compressedDepth): which one must be said
+    status, records, err = estimate(capsys, path)
+    assert status == 1 and records == [] and '--topic' in err
+    status, records, err = estimate(capsys, path, '--topic', RAW, '--draw', tmp_path)
+    # the frame recorded before any CameraInfo is skipped and said, as the node rejects it
+    assert status == 0 and '1 frame skipped' in err and 'no CameraInfo' in err
+    assert [r['file'] for r in records] == [f'{path}@{s:.3f}' for s in (1.033, 1.066, 1.099)]
+    for record in records:
+        [hand] = record['hands']
+        error_mm = np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean()
+        assert hand['side'] == 'right' and error_mm < 25.0, error_mm
+    assert [r['hands'][0]['followed'] for r in records] == [False, True, True]
+    assert sorted(p.name for p in tmp_path.glob('*.png')) == [
+        'hand_00001_hands.png', 'hand_00002_hands.png', 'hand_00003_hands.png']
+    # the same frames as compressedDepth (lossless PNG) give the same hands
+    status, packed, _ = estimate(capsys, path, '--topic', COMPRESSED)
+    assert status == 0 and len(packed) == 3
+    for a, b in zip(records, packed):
+        np.testing.assert_allclose(a['hands'][0]['xyz_mm'], b['hands'][0]['xyz_mm'], atol=0.01)
+
+
+def test_an_mcap_file_alone_is_a_bag(capsys, recording, tmp_path):
+    _, truth, messages = recording
+    folder = write_bag(tmp_path / 'mcap', messages[1:3], StoragePlugin.MCAP)
+    [mcap] = folder.glob('*.mcap')
+    status, [record], _ = estimate(capsys, mcap)      # the one depth topic: no --topic needed
+    [hand] = record['hands']
+    assert status == 0 and hand['side'] == 'right'
+    assert np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean() < 25.0
+
+
+def test_bag_and_option_errors(capsys, recording, tmp_path):
+    path, _, _ = recording
+    status, _, err = estimate(capsys, path, '--topic', '/nope')
+    assert status == 1 and "no image topic '/nope'" in err and RAW in err
+    # a depth file needs the camera from the options; a bag does not
+    frame = tmp_path / 'frame.png'
+    assert cv2.imwrite(str(frame), np.full((8, 8), 500, np.uint16))
+    status, _, err = estimate(capsys, frame)
+    assert status == 2 and '--camera-info' in err
+    status, _, err = estimate(capsys, tmp_path / 'missing.mcap')
+    assert status == 2          # not a bag (no such file) and no camera for it as a frame
