@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .depth_files import camera_calibration, CameraCalibration, DepthFileError
-from .depth_messages import compressed_depth, ConversionError, depth_to_mm, raw_depth
+from .depth_messages import ConversionError, decompressed_image, depth_to_mm, raw_depth
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
@@ -90,11 +90,8 @@ def _calibration(info) -> CameraCalibration:
 
 def _depth_mm(msg, msgtype: str, depth_unit_mm: float) -> np.ndarray:
     """Millimetres (0 = missing) of a deserialised Image or compressedDepth message."""
-    if msgtype == COMPRESSED:
-        raw, encoding = compressed_depth(msg.format, msg.data)
-    else:
-        raw, encoding = raw_depth(msg), msg.encoding
-    return depth_to_mm(raw, encoding, depth_unit_mm=depth_unit_mm)[0]
+    image = decompressed_image(msg) if msgtype == COMPRESSED else msg
+    return depth_to_mm(raw_depth(image), image.encoding, depth_unit_mm=depth_unit_mm)[0]
 
 
 def read_bag(path: Union[str, Path], topic: Optional[str] = None,

@@ -6,8 +6,9 @@ depth the same way. REP 118: 16UC1 (and mono16) millimetres, 32FC1 metres; ``ste
 ``is_bigendian`` honoured. Every malformed image raises a ``ConversionError`` whose ``reason``
 is a short key counted by the node's diagnostics.
 """
+from dataclasses import dataclass
 import struct
-from typing import Tuple
+from typing import Any, Tuple
 
 import cv2
 import numpy as np
@@ -22,6 +23,10 @@ UNDECODABLE_IMAGE = 'undecodable_image'
 
 # undistort modes: 'auto' undistorts unless the image topic's name says it is rectified
 UNDISTORT_MODES = ('auto', 'always', 'never')
+# How depth images arrive (image_transport's names): sensor_msgs/Image on the topic, or a
+# compressedDepth sensor_msgs/CompressedImage on <topic>/compressedDepth.
+RAW, COMPRESSED_DEPTH = 'raw', 'compressedDepth'
+INPUT_TRANSPORTS = (RAW, COMPRESSED_DEPTH)
 
 # compressed_depth_image_transport: a CompressedImage whose format reads '<encoding>;
 # compressedDepth[ png | rvl]' holds a 12-byte header (int32 format, float32 depthParam[2],
@@ -130,3 +135,26 @@ def compressed_depth(fmt: str, data) -> Tuple[np.ndarray, str]:
     measured = image > 0
     depth_m[measured] = quant_a / (image[measured].astype(np.float32) - quant_b)
     return depth_m, encoding
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A compressedDepth message decoded into the fields of the sensor_msgs/Image it carried
+    (little-endian, rows packed), so it is read as any Image is (raw_depth)."""
+
+    header: Any
+    height: int
+    width: int
+    encoding: str
+    step: int
+    data: bytes
+    is_bigendian: bool = False
+
+
+def decompressed_image(msg) -> DecodedImage:
+    """The depth Image a compressedDepth CompressedImage ``msg`` carries (ConversionError when
+    it is not one, or not readable)."""
+    raw, encoding = compressed_depth(msg.format, msg.data)
+    raw = np.ascontiguousarray(raw, raw.dtype.newbyteorder('<'))
+    return DecodedImage(msg.header, raw.shape[0], raw.shape[1], encoding,
+                        raw.shape[1] * raw.itemsize, raw.tobytes())

@@ -16,10 +16,11 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from ..core.camera import Intrinsics, published_intrinsics
-from ..core.depth_messages import (ConversionError, DATA_TOO_SHORT, DEPTH_ENCODINGS,  # noqa: F401
-                                   depth_to_mm, EMPTY_IMAGE, NONFINITE_DEPTH, raw_depth,
-                                   STEP_TOO_SMALL, UNDISTORT_MODES, undistorts,
-                                   UNSUPPORTED_ENCODING)
+from ..core.depth_messages import (COMPRESSED_DEPTH, ConversionError,  # noqa: F401
+                                   DATA_TOO_SHORT, decompressed_image, DEPTH_ENCODINGS,
+                                   depth_to_mm, EMPTY_IMAGE, INPUT_TRANSPORTS, NONFINITE_DEPTH,
+                                   raw_depth, STEP_TOO_SMALL, UNDECODABLE_IMAGE,
+                                   UNDISTORT_MODES, undistorts, UNSUPPORTED_ENCODING)
 from ..core.detection import sampled_intrinsics
 from ..core.lens_distortion import (DepthRectifier, is_distorted, lens_distortion,
                                     LensDistortion)

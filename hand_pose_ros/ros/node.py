@@ -17,7 +17,7 @@ from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterVal
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from . import conversions as conv
@@ -98,10 +98,17 @@ class HandPoseNode(Node):
         info_sub = self.create_subscription(CameraInfo, 'depth/camera_info',
                                             self._on_camera_info, qos,
                                             qos_overriding_options=overrides)
-        image_sub = self.create_subscription(Image, 'depth/image', self._on_image, qos,
+        # image_transport's naming: the remapped base topic, then /compressedDepth
+        image_topic = self.resolve_topic_name('depth/image')
+        image_type = Image
+        if self.params.input_transport == conv.COMPRESSED_DEPTH:
+            image_topic, image_type = f'{image_topic}/{conv.COMPRESSED_DEPTH}', CompressedImage
+        image_sub = self.create_subscription(image_type, image_topic, self._on_image, qos,
                                              qos_overriding_options=overrides)
         self.input_topics = (image_sub.topic_name, info_sub.topic_name)
-        self.pipeline.image_topic = image_sub.topic_name   # undistort 'auto' reads its name
+        self.input_type = f'sensor_msgs/{image_type.__name__}'
+        # undistort 'auto' reads the name of the image topic (the base, for compressedDepth)
+        self.pipeline.image_topic = self.resolve_topic_name('depth/image')
         self._told: set = set()                             # INFO_NOTES logged once each
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
@@ -119,7 +126,7 @@ class HandPoseNode(Node):
             f'depth range [{self.params.near_m}, {self.params.far_m}] m; '
             f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS; '
             f'warm-up frame {warm_ms:.0f} ms; listening on {self.input_topics[0]} '
-            f'(sensor_msgs/Image) and {self.input_topics[1]} (sensor_msgs/CameraInfo)')
+            f'({self.input_type}) and {self.input_topics[1]} (sensor_msgs/CameraInfo)')
 
     def _declare_parameters(self) -> NodeParams:
         """Declare every parameter of the table and read them into a NodeParams."""

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
-from .conversions import UNDISTORT_MODES
+from .conversions import INPUT_TRANSPORTS, UNDISTORT_MODES
 from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_FAR_MM,
                               DEFAULT_LOCALIZER_PASSES, DEFAULT_MAX_HANDS, DEFAULT_NEAR_MM,
                               DEFAULT_WEAK_DETECTION_THRESHOLD, DETECTORS, HANDEDNESS_MODES,
@@ -54,6 +54,7 @@ class NodeParams:
     reject_nonfinite: bool = False
     depth_unit_mm: float = 1.0
     undistort: str = 'auto'
+    input_transport: str = 'raw'
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
     joint_order: str = 'auto'
@@ -136,6 +137,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "of K (nearest pixel), 'never' take them as rectified (intrinsics from P, as "
               "depth_image_proc does), 'auto' undistort unless the image topic's name says it "
               "is rectified ('rect': image_rect, image_rect_raw)"),
+    ParamSpec('input_transport', "how depth images arrive: 'raw' (sensor_msgs/Image on "
+              "depth/image) or 'compressedDepth' (image_transport's PNG compressedDepth "
+              'sensor_msgs/CompressedImage on depth/image/compressedDepth, as a bag recorded '
+              'from a camera over a network often holds it), decoded on the worker thread',
+              read_only=True),
     ParamSpec('reliable_input', 'subscribe with RELIABLE instead of BEST_EFFORT (sensor-data) '
               'QoS, e.g. for recorded bags and tests', read_only=True),
     ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),
@@ -185,7 +191,8 @@ def validate(params: NodeParams) -> List[str]:
                         f'far_m={params.far_m}')
     for name, allowed in (('handedness', HANDEDNESS_MODES), ('detector', DETECTORS),
                           ('precision', PRECISIONS), ('joint_order', JOINT_ORDERS),
-                          ('undistort', UNDISTORT_MODES)):
+                          ('undistort', UNDISTORT_MODES),
+                          ('input_transport', INPUT_TRANSPORTS)):
         if getattr(params, name) not in allowed:
             problems.append(f'{name} must be one of {allowed}, found {getattr(params, name)!r}')
     if not params.model:

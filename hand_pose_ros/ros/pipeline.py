@@ -8,7 +8,8 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from .conversions import ConversionError, depth_frame, stamp_to_s, undistorts
+from .conversions import (COMPRESSED_DEPTH, ConversionError, decompressed_image, depth_frame,
+                          stamp_to_s, undistorts)
 from .node_params import NodeParams
 from ..core.camera import Intrinsics
 from ..core.estimator import HandPose, HandPoseEstimator, with_range_settings
@@ -146,6 +147,8 @@ class FramePipeline:
             tracker = self._tracker
         rectifier = self._rectifier if undistorts(params.undistort, self.image_topic) else None
         try:
+            if params.input_transport == COMPRESSED_DEPTH:   # decoded here, off the callback
+                image = decompressed_image(image)
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite,
                                 rectifier, params.depth_unit_mm)
         except ConversionError as exc:

@@ -36,9 +36,9 @@ def hand() -> np.ndarray:
 class Session:
     """The node under test with its inputs and outputs."""
 
-    def __init__(self, probe, proc):
+    def __init__(self, probe, proc, sender=None):
         self.probe, self.proc = probe, proc
-        self.sender = FrameSender(probe, INTR)
+        self.sender = sender or FrameSender(probe, INTR)
         self.joints = probe.subscribe(PoseArray, '/hand_pose_node/joints')
         self.cloud = probe.subscribe(PointCloud2, '/hand_pose_node/joints_cloud')
         self.markers = probe.subscribe(MarkerArray, '/hand_pose_node/markers')
