@@ -217,22 +217,24 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
     (hands followed from frame to frame by header stamp); the number of frames that failed."""
     from ..core.bag_frames import read_bag
     from ..core.depth_files import DepthFileError
-    from ..core.depth_messages import undistorts
+    from ..core.depth_messages import COMPRESSED_DEPTH, undistorts
     from ..core.lens_distortion import DepthRectifier
     topic, frames = read_bag(bag, args.topic, args.depth_unit_mm)
-    undistort = not args.no_undistort and undistorts('auto', topic)
+    # as the node's undistort 'auto': by the image topic's name (compressedDepth's base topic)
+    undistort = not args.no_undistort and undistorts(
+        'auto', topic.removesuffix('/' + COMPRESSED_DEPTH))
     rectifier, stream = DepthRectifier(), _stream(args, True)
     fixed = None if args.intrinsics or not (args.camera_info or args.camera) else \
         _calibration(args, (0, 0))
     failed, skipped, first_s = 0, {}, None
     for frame in frames:
         name = f'{bag}@{frame.stamp_s:.3f}'
-        calibration = fixed or (_calibration(args, frame.depth_mm.shape) if args.intrinsics
-                                and frame.depth_mm is not None else frame.calibration)
         if frame.depth_mm is None:
             print(f'hand-pose estimate: {name}: {frame.problem}', file=sys.stderr)
             failed += 1
             continue
+        calibration = fixed or (_calibration(args, frame.depth_mm.shape) if args.intrinsics
+                                else frame.calibration)
         if calibration is None:                  # as the node: no CameraInfo yet
             skipped[frame.problem] = skipped.get(frame.problem, 0) + 1
             continue
