@@ -9,7 +9,7 @@ joints at first (the others' columns are zero), so the warm-started trunk sees w
 """
 from dataclasses import replace
 import logging
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 
@@ -104,20 +104,71 @@ def warm_start_localizer(net: Localizer, path: str) -> Dict[str, str]:
 
 
 # Detector settings no weight depends on: a checkpoint trained at another sampled focal length
-# (or heat target width) starts a detector that differs only in them.
+# (or heat target width) starts a detector that differs only in them; a narrower one starts a
+# wider detector (widen_detector).
 DETECTOR_RETRAINABLE = ('focal_px', 'sigma_mm')
+
+
+def _concat_inputs(width_old: int, width_new: int) -> Dict[str, List[Tuple[int, int]]]:
+    """(old, new) channel counts of the parts of each detector layer input that concatenates
+    two levels (nets/detector.py: up8 reads [s8, s16 up], up4 reads [s4, u8 up])."""
+    level4, level2 = (4 * width_old, 4 * width_new), (2 * width_old, 2 * width_new)
+    return {'up8.conv1.0': [level4, level4], 'up8.shortcut.0': [level4, level4],
+            'up4.0': [level2, level4]}
+
+
+def _old_channels(parts: List[Tuple[int, int]]) -> torch.Tensor:
+    """Where the old channels of a concatenation of ``parts`` ((old, new) counts) sit in the
+    new one."""
+    index, offset = [], 0
+    for old, new in parts:
+        index += range(offset, offset + old)
+        offset += new
+    return torch.tensor(index)
+
+
+def widen_detector(old: HandDetector, wide: HandDetector) -> None:
+    """Give the wider detector ``wide`` the function of ``old`` (in place): every old weight
+    in its place, every new channel silent at first (the batch norms of new channels scale by
+    0, and old outputs read no new input), so training starts where ``old`` stands and grows
+    into the new channels (their own weights are random; a silent channel's scale still gets
+    gradient through them)."""
+    concat = _concat_inputs(old.config.width, wide.config.width)
+    old_modules = dict(old.named_modules())
+    with torch.no_grad():
+        for name, module in wide.named_modules():
+            small = old_modules.get(name)
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = small.num_features
+                module.weight[n:] = 0.0
+                module.bias[n:] = 0.0
+                for attr in ('weight', 'bias', 'running_mean', 'running_var'):
+                    getattr(module, attr)[:n] = getattr(small, attr)
+                module.num_batches_tracked.copy_(small.num_batches_tracked)
+            elif isinstance(module, torch.nn.Conv2d):
+                out_n, in_n = small.weight.shape[:2]
+                cols = _old_channels(concat.get(name, [(in_n, module.in_channels)]))
+                module.weight[:out_n] = 0.0          # old outputs read only old inputs
+                module.weight[:out_n, cols] = small.weight
+                if module.bias is not None:
+                    module.bias[:out_n] = small.bias
 
 
 def warm_start_detector(net: HandDetector, path: str) -> Dict[str, str]:
     """Load a hand-detector checkpoint into ``net``: a longer run continues a shipped detector
     with a fresh schedule, or retrains it at another sampled focal length (DETECTOR_RETRAINABLE
-    may differ; every other setting must be the checkpoint's)."""
+    may differ) or wider (a larger ``width``: widen_detector); every other setting must be the
+    checkpoint's."""
     loaded, cfg, _ = load_detector(_resolve(path))
-    same = {k: getattr(net.config, k) for k in DETECTOR_RETRAINABLE}
-    if replace(cfg, **same) != net.config:
+    same = {k: getattr(net.config, k) for k in DETECTOR_RETRAINABLE + ('width',)}
+    if replace(cfg, **same) != net.config or cfg.width > net.config.width:
         raise ValueError(f'warm start from {path}: its detector config {cfg} differs from '
-                         f'{net.config} in more than {", ".join(DETECTOR_RETRAINABLE)}')
-    net.load_state_dict(loaded.state_dict(), strict=True)
+                         f'{net.config} in more than {", ".join(DETECTOR_RETRAINABLE)} and a '
+                         'larger width')
+    if cfg.width == net.config.width:
+        net.load_state_dict(loaded.state_dict(), strict=True)
+    else:
+        widen_detector(loaded, net)
     changed = {k: f'{getattr(cfg, k)} -> {v}' for k, v in same.items() if getattr(cfg, k) != v}
     LOG.info('detector warm-started from %s%s', path,
              ''.join(f'; {k} {v}' for k, v in changed.items()))

@@ -8,7 +8,8 @@ import pytest
 import torch
 import yaml
 
-from hand_pose_ros.core.checkpoint import CheckpointError, load_detector, load_side_classifier
+from hand_pose_ros.core.checkpoint import (CheckpointError, load_detector,
+                                           load_side_classifier, save_checkpoint)
 from hand_pose_ros.training.detector_trainer import (DetectorTrainer,
                                                      load_detector_train_config,
                                                      mirror_scenes, training_task)
@@ -115,10 +116,21 @@ def test_a_detector_run_starts_from_the_weights_it_is_given(tmp_path):
     for k, v in warm.model.state_dict().items():
         torch.testing.assert_close(v, loaded[k], rtol=0, atol=0, msg=k)
     assert any(not torch.equal(v, loaded[k]) for k, v in fresh.model.state_dict().items())
-    wider = load_detector_train_config(
-        tiny_detector(tmp_path, init_detector=str(start), detector={'width': 8}))
+    # a wider detector starts with the trained one's function (its new channels silent)
+    wider = DetectorTrainer(load_detector_train_config(
+        tiny_detector(tmp_path, init_detector=str(start), detector={'width': 8})),
+        str(tmp_path / 'wider'))
+    narrow = load_detector(start)[0].eval()
+    x = torch.rand(2, 2, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(wider.model.eval()(x), narrow(x), rtol=0, atol=1e-5)
+    assert wider.model.config.width == 8
+    # a narrower one cannot hold it
+    wide_start = tmp_path / 'wider' / 'start.pt'
+    save_checkpoint(wide_start, wider.model, wider.model.config)
     with pytest.raises(ValueError, match='detector config'):
-        DetectorTrainer(wider, str(tmp_path / 'wider'))
+        DetectorTrainer(load_detector_train_config(
+            tiny_detector(tmp_path, init_detector=str(wide_start))), str(tmp_path / 'narrow'))
     # at another sampled focal length the same weights start a detector of that focal length
     finer = DetectorTrainer(load_detector_train_config(tiny_detector(
         tmp_path, init_detector=str(start), detector={'width': 4, 'focal_px': 200.0})),
