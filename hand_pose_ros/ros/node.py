@@ -99,16 +99,16 @@ class HandPoseNode(Node):
                                             self._on_camera_info, qos,
                                             qos_overriding_options=overrides)
         # image_transport's naming: the remapped base topic, then /compressedDepth
-        image_topic = self.resolve_topic_name('depth/image')
-        image_type = Image
+        base_topic = self.resolve_topic_name('depth/image')
+        image_topic, image_type = base_topic, Image
         if self.params.input_transport == conv.COMPRESSED_DEPTH:
-            image_topic, image_type = f'{image_topic}/{conv.COMPRESSED_DEPTH}', CompressedImage
+            image_topic, image_type = f'{base_topic}/{conv.COMPRESSED_DEPTH}', CompressedImage
         image_sub = self.create_subscription(image_type, image_topic, self._on_image, qos,
                                              qos_overriding_options=overrides)
         self.input_topics = (image_sub.topic_name, info_sub.topic_name)
         self.input_type = f'sensor_msgs/{image_type.__name__}'
         # undistort 'auto' reads the name of the image topic (the base, for compressedDepth)
-        self.pipeline.image_topic = self.resolve_topic_name('depth/image')
+        self.pipeline.image_topic = base_topic
         self._told: set = set()                             # INFO_NOTES logged once each
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
