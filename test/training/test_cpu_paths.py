@@ -39,6 +39,7 @@ GRADIENT_CHECK = textwrap.dedent('''
     report = {'isa': cpu_isa(), 'nets': {}}
     for name in sys.argv[1:]:
         pose_cfg, loc_cfg = load_model_yaml(find_resource(f'config/models/{name}.yaml'))
+        torch.manual_seed(0)    # the weights too: one fixed case, not a new draw per run
         for net in (PoseNet(pose_cfg), Localizer(loc_cfg)):
             torch.manual_seed(0)
             net.train()
