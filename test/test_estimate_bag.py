@@ -133,6 +133,13 @@ def test_bag_and_option_errors(capsys, recording, tmp_path):
     path, _, _ = recording
     status, _, err = estimate(capsys, path, '--topic', '/nope')
     assert status == 1 and "no image topic '/nope'" in err and RAW in err
+    # a message that does not decode ends that bag with its reason, not a traceback
+    broken = tmp_path / 'broken'
+    with Writer(broken, version=9) as writer:
+        connection = writer.add_connection(RAW, 'sensor_msgs/msg/Image', typestore=TS)
+        writer.write(connection, 1, b'\x00\x01\x00\x00\x07')
+    status, records, err = estimate(capsys, broken, '--intrinsics', 1, 1, 1, 1)
+    assert status == 1 and records == [] and 'cannot decode' in err and RAW in err
     # a depth file needs the camera from the options; a bag does not
     frame = tmp_path / 'frame.png'
     assert cv2.imwrite(str(frame), np.full((8, 8), 500, np.uint16))

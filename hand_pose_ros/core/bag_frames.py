@@ -126,7 +126,11 @@ def _frames(reader, topic: str, depth_unit_mm: float) -> Iterator[BagFrame]:
     index = 0
     try:
         for connection, _, data in reader.messages(connections=wanted):
-            msg = reader.deserialize(data, connection.msgtype)
+            try:
+                msg = reader.deserialize(data, connection.msgtype)
+            except Exception as exc:      # rosbags' own errors: a message it cannot decode
+                raise BagError(f'cannot decode a {connection.msgtype} message of '
+                               f'{connection.topic}: {exc}') from None
             frame_id = msg.header.frame_id
             if connection.msgtype == CAMERA_INFO:
                 try:
