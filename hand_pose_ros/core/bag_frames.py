@@ -14,7 +14,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .depth_files import camera_calibration, CameraCalibration, DepthFileError
-from .depth_messages import ConversionError, decompressed_image, depth_to_mm, raw_depth
+from .depth_messages import (COMPRESSED_DEPTH, ConversionError, decompressed_image, depth_to_mm,
+                             raw_depth, stamp_to_s)
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
@@ -70,7 +71,7 @@ def depth_topic(topics: Dict[str, str], wanted: Optional[str]) -> str:
         return wanted
     found = [t for t, kind in sorted(topics.items())
              if 'depth' in t.lower() and (kind == IMAGE or (
-                 kind == COMPRESSED and t.rstrip('/').endswith('/compressedDepth')))]
+                 kind == COMPRESSED and t.rstrip('/').endswith('/' + COMPRESSED_DEPTH)))]
     if len(found) != 1:
         raise BagError(f'{"no" if not found else "more than one"} depth image topic in the bag '
                        f'({", ".join(found) or "none named depth"}): name it with --topic')
@@ -140,7 +141,7 @@ def _frames(reader, topic: str, depth_unit_mm: float) -> Iterator[BagFrame]:
                     infos.pop(frame_id, None)
                     problems[frame_id] = f'invalid CameraInfo: {exc}'
                 continue
-            stamp_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            stamp_s = stamp_to_s(msg.header.stamp)
             calibration = infos.get(frame_id)
             problem = '' if calibration else problems.get(
                 frame_id, f'no CameraInfo of frame_id {frame_id!r} recorded before it')

@@ -50,6 +50,11 @@ class ConversionError(ValueError):
         self.reason = reason
 
 
+def stamp_to_s(stamp) -> float:
+    """builtin_interfaces/Time -> seconds (float)."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def raw_depth(msg) -> np.ndarray:
     """Zero-copy (H, W) view of a depth Image in its own dtype and byte order; validated."""
     if msg.encoding not in DEPTH_ENCODINGS:

@@ -19,7 +19,7 @@ from ..core.camera import Intrinsics, published_intrinsics
 from ..core.depth_messages import (COMPRESSED_DEPTH, ConversionError,  # noqa: F401
                                    DATA_TOO_SHORT, decompressed_image, DEPTH_ENCODINGS,
                                    depth_to_mm, EMPTY_IMAGE, INPUT_TRANSPORTS, NONFINITE_DEPTH,
-                                   raw_depth, STEP_TOO_SMALL, UNDECODABLE_IMAGE,
+                                   raw_depth, stamp_to_s, STEP_TOO_SMALL, UNDECODABLE_IMAGE,
                                    UNDISTORT_MODES, undistorts, UNSUPPORTED_ENCODING)
 from ..core.detection import sampled_intrinsics
 from ..core.lens_distortion import (DepthRectifier, is_distorted, lens_distortion,
@@ -54,11 +54,6 @@ def depth_qos(reliable: bool = False) -> QoSProfile:
         history=qos_profile_sensor_data.history, depth=qos_profile_sensor_data.depth,
         durability=qos_profile_sensor_data.durability,
         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
-
-
-def stamp_to_s(stamp) -> float:
-    """builtin_interfaces/Time -> seconds (float)."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
