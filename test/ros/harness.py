@@ -189,11 +189,14 @@ class Probe:
 
 
 class FrameSender:
-    """Publishes depth Image + CameraInfo pairs to a hand_pose_node's inputs."""
+    """Publishes depth image + CameraInfo pairs to a hand_pose_node's inputs: a sensor_msgs/Image
+    on /depth/image, or what ``pack(depth_mm, header, encoding)`` makes, of ``image_type``, on
+    ``image_topic``."""
 
-    def __init__(self, probe: Probe, intr: Intrinsics) -> None:
-        self.probe, self.intr = probe, intr
-        self.image = probe.publisher(conv.Image, '/depth/image')
+    def __init__(self, probe: Probe, intr: Intrinsics, image_topic: str = '/depth/image',
+                 image_type=conv.Image, pack=conv.depth_image) -> None:
+        self.probe, self.intr, self.pack = probe, intr, pack
+        self.image = probe.publisher(image_type, image_topic)
         self.info = probe.publisher(conv.CameraInfo, '/depth/camera_info')
 
     def wait_ready(self) -> bool:
@@ -224,7 +227,7 @@ class FrameSender:
         elif info:
             self.info.publish(info)
         self.image.publish(image if image is not None
-                           else conv.depth_image(depth_mm, header, encoding))
+                           else self.pack(depth_mm, header, encoding))
         return header
 
 

@@ -20,28 +20,13 @@ from test.ros.test_node_dds import hand, INTR, Session  # noqa: E402
 TOPIC = '/cam/depth/image_rect_raw'
 
 
-def compressed(depth_mm: np.ndarray, header, fmt: str = '16UC1; compressedDepth png'):
+def compressed(depth_mm: np.ndarray, header, encoding: str = '16UC1',
+               fmt: str = '{}; compressedDepth png'):
     """A compressedDepth CompressedImage of a depth frame (mm), as image_transport packs it."""
     ok, png = cv2.imencode('.png', np.round(depth_mm).astype(np.uint16))
     assert ok
-    return CompressedImage(header=header, format=fmt,
+    return CompressedImage(header=header, format=fmt.format(encoding),
                            data=COMPRESSED_DEPTH_HEADER.pack(0, 0.0, 0.0) + png.tobytes())
-
-
-class CompressedSender(FrameSender):
-    """Publishes CameraInfo and compressedDepth images to the node."""
-
-    def __init__(self, probe, intr) -> None:
-        self.probe, self.intr = probe, intr
-        self.image = probe.publisher(CompressedImage, TOPIC + '/compressedDepth')
-        self.info = probe.publisher(conv.CameraInfo, '/depth/camera_info')
-
-    def send(self, depth_mm, encoding='16UC1', header=None, info=True, image=None):
-        header = header or self.probe.header()
-        if info:
-            self.info.publish(conv.camera_info(self.intr, header))
-        self.image.publish(image if image is not None else compressed(depth_mm, header))
-        return header
 
 
 @pytest.fixture(scope='module')
@@ -49,7 +34,8 @@ def session(probe, start_node, tiny_model):
     params = {**tiny_node_parameters(tiny_model), 'input_transport': 'compressedDepth'}
     proc = start_node('hand_pose_ros.ros.node', params, 'hand_pose_node',
                       ['-r', f'depth/image:={TOPIC}'])
-    return Session(probe, proc, CompressedSender(probe, INTR))
+    return Session(probe, proc, FrameSender(probe, INTR, TOPIC + '/compressedDepth',
+                                            CompressedImage, compressed))
 
 
 def test_compressed_depth_frames_are_answered_like_raw_ones(session):
@@ -63,7 +49,7 @@ def test_compressed_depth_frames_are_answered_like_raw_ones(session):
         session.proc.output()
     # a colour 'compressed' image on the topic is counted, and the next good frame answered
     bad = session.sender.send(None, image=compressed(hand(), session.probe.header(),
-                                                     'bgr8; jpeg compressed bgr8'))
+                                                     fmt='bgr8; jpeg compressed bgr8'))
     assert session.wait_counter('rejected.unsupported_encoding', 1), session.counters()
     assert not any(stamp_ns(header_of(m)) == stamp_ns(bad) for m in session.joints.messages)
     assert session.good_frame_answered()
