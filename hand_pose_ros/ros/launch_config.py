@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from ..core.depth_messages import COMPRESSED_DEPTH, INPUT_TRANSPORTS
+
 PACKAGE = 'hand_pose_ros'
 NODE_NAME = 'hand_pose_node'
 # The node's own (relative) input topics, remapped to each camera's.
@@ -79,6 +81,11 @@ ARGUMENTS: Dict[str, LaunchArgument] = {
     'namespace': LaunchArgument('', 'namespace of the started nodes (e.g. one per camera): '
                                 'outputs become /<namespace>/hand_pose_node/...; camera topics '
                                 'stay the preset\'s or depth_topic\'s'),
+    'input_transport': LaunchArgument('', "how depth images arrive: 'raw' (sensor_msgs/Image "
+                                      "on depth_topic) or 'compressedDepth' (image_transport's "
+                                      'PNG CompressedImage on <depth_topic>/compressedDepth, '
+                                      'e.g. a camera on another machine or a bag recorded '
+                                      "over the network); empty = the params file's"),
     'use_sim_time': LaunchArgument('false', 'use the /clock topic (a bag played with '
                                    '--clock) as ROS time in every started node',
                                    ('true', 'false')),
@@ -149,6 +156,7 @@ def normalize_namespace(namespace: str) -> str:
 def plan(share_dir: str, camera: str = 'realsense', depth_topic: str = '',
          camera_info_topic: str = '', params_file: str = '', rviz: str = 'false',
          device: str = '', model: str = '', namespace: str = '', use_sim_time: str = 'false',
+         input_transport: str = '',
          executable_lookup: Callable[[str, str], Optional[str]] = find_executable,
          ) -> List[NodeSpec]:
     """The nodes to start for the given launch arguments (all strings, as launch gives them).
@@ -160,13 +168,20 @@ def plan(share_dir: str, camera: str = 'realsense', depth_topic: str = '',
     if camera not in CAMERA_PRESETS:
         raise ValueError(f'camera must be one of {sorted(CAMERA_PRESETS)}, found {camera!r}')
     preset = CAMERA_PRESETS[camera]
+    if input_transport not in ('',) + INPUT_TRANSPORTS:
+        raise ValueError(f'input_transport must be one of {list(INPUT_TRANSPORTS)} (or empty '
+                         f'for the params file\'s), found {input_transport!r}')
+    if input_transport == COMPRESSED_DEPTH and preset.starts_depth_source:
+        raise ValueError(f'camera:={camera} publishes raw sensor_msgs/Image only: leave '
+                         'input_transport empty or raw')
     ns = normalize_namespace(namespace)
     sim_time = {'use_sim_time': parse_bool(use_sim_time)}
     with_rviz = parse_bool(rviz)
     if with_rviz and executable_lookup('rviz2', 'rviz2') is None:
         raise LaunchError(rviz_missing_message())
     params_path = params_file or os.path.join(share_dir, 'config', 'hand_pose.yaml')
-    overrides = {k: v for k, v in (('device', device), ('model', model)) if v}
+    overrides = {k: v for k, v in (('device', device), ('model', model),
+                                   ('input_transport', input_transport)) if v}
     parameters: List[Union[str, Dict[str, Any]]] = [params_path, {**overrides, **sim_time}]
     # depth_source is started here: its topics move into the namespace with it
     source_prefix = ns if preset.starts_depth_source else ''

@@ -72,6 +72,19 @@ def test_overrides_params_file_device_model_and_rviz():
     assert remaps(rviz) == {'/depth/image': '/d'}
 
 
+def test_input_transport_reaches_the_node_and_is_checked():
+    node = plan(SHARE, camera='realsense', input_transport='compressedDepth')[0]
+    assert node.parameters[1] == {'input_transport': 'compressedDepth', 'use_sim_time': False}
+    # the node subscribes to <remapped depth/image>/compressedDepth: the remapping is unchanged
+    assert remaps(node)['depth/image'] == CAMERA_PRESETS['realsense'].depth_topic
+    assert plan(SHARE, input_transport='raw')[0].parameters[1]['input_transport'] == 'raw'
+    assert 'input_transport' not in plan(SHARE)[0].parameters[1]   # the params file's
+    with pytest.raises(ValueError, match="input_transport must be one of.*'compressed'"):
+        plan(SHARE, input_transport='compressed')
+    with pytest.raises(ValueError, match='publishes raw sensor_msgs/Image only'):
+        plan(SHARE, camera='synthetic', input_transport='compressedDepth')
+
+
 def test_rviz_without_rviz2_installed_stops_before_any_node():
     with pytest.raises(LaunchError) as err:
         plan(SHARE, camera='synthetic', rviz='true', executable_lookup=no_rviz)
@@ -149,7 +162,8 @@ def test_bad_arguments_raise():
 
 def test_every_argument_is_described_and_plan_accepts_it():
     assert set(ARGUMENTS) == {'camera', 'depth_topic', 'camera_info_topic', 'params_file',
-                              'rviz', 'device', 'model', 'namespace', 'use_sim_time'}
+                              'rviz', 'device', 'model', 'namespace', 'use_sim_time',
+                              'input_transport'}
     assert all(a.description for a in ARGUMENTS.values())
     plan(SHARE, **{name: arg.default for name, arg in ARGUMENTS.items()})
 
