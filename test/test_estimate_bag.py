@@ -119,6 +119,33 @@ def test_a_bag_is_estimated_as_the_node_would_on_its_playback(capsys, recording,
         np.testing.assert_allclose(a['hands'][0]['xyz_mm'], b['hands'][0]['xyz_mm'], atol=0.01)
 
 
+def test_a_part_of_a_bag(capsys, recording, tmp_path):
+    path, _, _ = recording
+    # the bag starts at 1.000 s; from 0.05 s on: the frames of 1.066 and 1.099 s, the
+    # CameraInfo recorded before them still pairs (no frame skipped)
+    status, records, err = estimate(capsys, path, '--topic', RAW, '--start-offset', 0.05,
+                                    '--draw', tmp_path)
+    assert status == 0 and 'skipped' not in err
+    assert [r['file'] for r in records] == [f'{path}@{s:.3f}' for s in (1.066, 1.099)]
+    assert [r['hands'][0]['followed'] for r in records] == [False, True]
+    assert sorted(p.name for p in tmp_path.glob('*.png')) == [     # named by index in the bag
+        'hand_00002_hands.png', 'hand_00003_hands.png']
+    status, records, err = estimate(capsys, path, '--topic', RAW, '--frames', 2)
+    assert status == 0 and '1 frame skipped' in err    # the first of the two has no CameraInfo
+    assert [r['file'] for r in records] == [f'{path}@1.033']
+    status, records, err = estimate(capsys, path, '--topic', RAW, '--start-offset', 5)
+    assert status == 1 and records == [] and 'no frame recorded 5 s or more after' in err
+    frame = tmp_path / 'frame.png'
+    assert cv2.imwrite(str(frame), np.full((8, 8), 500, np.uint16))
+    for bad, said in ((('--frames', 0), '--frames must be >= 1'),
+                      (('--start-offset', -1), '--start-offset must be >= 0'),
+                      (('--start-offset', 'nan'), '--start-offset must be >= 0')):
+        status, _, err = estimate(capsys, path, *bad)
+        assert status == 2 and said in err
+    status, _, err = estimate(capsys, frame, '--frames', 3, '--intrinsics', 1, 1, 1, 1)
+    assert status == 2 and 'no bag was given' in err
+
+
 def test_an_mcap_file_alone_is_a_bag(capsys, recording, tmp_path):
     _, truth, messages = recording
     folder = write_bag(tmp_path / 'mcap', messages[1:3], StoragePlugin.MCAP)

@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     frames.add_argument('--packing', default='gray', choices=DEPTH_PACKINGS,
                         help='gray: one depth channel (default); nyu: the NYU hand dataset\'s '
                         'RGB PNG, depth mm = G << 8 | B')
+    frames.add_argument('--start-offset', type=float, default=0.0, metavar='S',
+                        help="a bag's frames from S seconds after its start on (as ros2 bag "
+                        'play --start-offset)')
+    frames.add_argument('--frames', type=int, default=None, metavar='N',
+                        help='at most N frames of each bag (default: all)')
     frames.add_argument('--video', type=float, default=None, metavar='FPS',
                         help='the files, in the order given, are frames of one stream at FPS: '
                         'hands are followed from frame to frame as the node follows them')
@@ -167,6 +172,13 @@ def _check(args: argparse.Namespace) -> Optional[str]:
             not all(is_bag(name) for name in args.depth):
         return ('depth files need --camera-info, --intrinsics or --camera (a bag carries its '
                 'own CameraInfo)')
+    if not (np.isfinite(args.start_offset) and args.start_offset >= 0):
+        return f'--start-offset must be >= 0 s, found {args.start_offset}'
+    if args.frames is not None and args.frames < 1:
+        return f'--frames must be >= 1, found {args.frames}'
+    if (args.start_offset or args.frames is not None) and \
+            not any(is_bag(name) for name in args.depth):
+        return '--start-offset and --frames select frames of a bag; no bag was given'
     if args.video is not None and not args.video > 0:
         return f'--video needs frames per second > 0, found {args.video}'
     from ..core.specs import camera_names
@@ -219,15 +231,17 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
     from ..core.depth_files import DepthFileError
     from ..core.depth_messages import COMPRESSED_DEPTH, undistorts
     from ..core.lens_distortion import DepthRectifier
-    topic, frames = read_bag(bag, args.topic, args.depth_unit_mm)
+    topic, frames = read_bag(bag, args.topic, args.depth_unit_mm, args.start_offset,
+                             args.frames)
     # as the node's undistort 'auto': by the image topic's name (compressedDepth's base topic)
     undistort = not args.no_undistort and undistorts(
         'auto', topic.removesuffix('/' + COMPRESSED_DEPTH))
     rectifier, stream = DepthRectifier(), _stream(args, True)
     fixed = None if args.intrinsics or not (args.camera_info or args.camera) else \
         _calibration(args, (0, 0))
-    failed, skipped, first_s = 0, {}, None
+    failed, skipped, first_s, read = 0, {}, None, 0
     for frame in frames:
+        read += 1
         name = f'{bag}@{frame.stamp_s:.3f}'
         if frame.depth_mm is None:
             print(f'hand-pose estimate: {name}: {frame.problem}', file=sys.stderr)
@@ -252,8 +266,9 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
         print(f'hand-pose estimate: {bag} ({topic}): {count} frame'
               f'{"" if count == 1 else "s"} skipped: {problem}', file=sys.stderr)
     if first_s is None:
-        print(f'hand-pose estimate: {bag} ({topic}): no frame could be estimated',
-              file=sys.stderr)
+        why = (f'no frame recorded {args.start_offset:g} s or more after its start'
+               if not read and args.start_offset else 'no frame could be estimated')
+        print(f'hand-pose estimate: {bag} ({topic}): {why}', file=sys.stderr)
         failed = max(failed, 1)
     return failed
 

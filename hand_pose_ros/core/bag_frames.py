@@ -96,10 +96,14 @@ def _depth_mm(msg, msgtype: str, depth_unit_mm: float) -> np.ndarray:
 
 
 def read_bag(path: Union[str, Path], topic: Optional[str] = None,
-             depth_unit_mm: float = 1.0) -> Tuple[str, Iterator[BagFrame]]:
+             depth_unit_mm: float = 1.0, start_offset_s: float = 0.0,
+             max_frames: Optional[int] = None) -> Tuple[str, Iterator[BagFrame]]:
     """(the depth topic, its frames in recording order) of the bag at ``path``. A 16UC1 /
-    mono16 count is ``depth_unit_mm`` millimetres. BagError when the bag cannot be opened or
-    has no such topic; a frame that cannot be read comes with its ``problem``."""
+    mono16 count is ``depth_unit_mm`` millimetres. Only the frames recorded ``start_offset_s``
+    seconds or more after the bag's start (as ``ros2 bag play --start-offset``), at most
+    ``max_frames`` of them (None: all), are read; CameraInfo messages before them still pair.
+    BagError when the bag cannot be opened or has no such topic; a frame that cannot be read
+    comes with its ``problem``."""
     path = Path(path)
     try:
         reader = _reader(path)
@@ -114,19 +118,27 @@ def read_bag(path: Union[str, Path], topic: Optional[str] = None,
     except BagError:
         reader.close()
         raise
-    return name, _frames(reader, name, depth_unit_mm)
+    start_ns = reader.start_time + int(round(start_offset_s * 1e9))
+    return name, _frames(reader, name, depth_unit_mm, start_ns, max_frames)
 
 
-def _frames(reader, topic: str, depth_unit_mm: float) -> Iterator[BagFrame]:
-    """The frames of ``topic``, each with the latest CameraInfo of its frame_id (closes the
-    reader when done)."""
+def _frames(reader, topic: str, depth_unit_mm: float, start_ns: int,
+            max_frames: Optional[int]) -> Iterator[BagFrame]:
+    """The frames of ``topic`` recorded at or after ``start_ns`` (bag time, ns), at most
+    ``max_frames``, each with the latest CameraInfo of its frame_id (closes the reader when
+    done)."""
     infos: Dict[str, CameraCalibration] = {}
     problems: Dict[str, str] = {}
     wanted: List = [c for c in reader.connections
                     if c.topic == topic or c.msgtype == CAMERA_INFO]
-    index = 0
+    index, count = 0, 0
     try:
-        for connection, _, data in reader.messages(connections=wanted):
+        for connection, recorded_ns, data in reader.messages(connections=wanted):
+            if connection.msgtype != CAMERA_INFO and recorded_ns < start_ns:
+                index += 1                        # before the range: not even decoded
+                continue
+            if max_frames is not None and count >= max_frames:
+                break
             try:
                 msg = reader.deserialize(data, connection.msgtype)
             except Exception as exc:      # rosbags' own errors: a message it cannot decode
@@ -150,6 +162,6 @@ def _frames(reader, topic: str, depth_unit_mm: float) -> Iterator[BagFrame]:
             except ConversionError as exc:
                 depth, problem = None, str(exc)
             yield BagFrame(index, stamp_s, depth, calibration, problem)
-            index += 1
+            index, count = index + 1, count + 1
     finally:
         reader.close()
