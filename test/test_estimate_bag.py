@@ -156,6 +156,35 @@ def test_an_mcap_file_alone_is_a_bag(capsys, recording, tmp_path):
     assert np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean() < 25.0
 
 
+def test_a_ros1_bag(capsys, recording, tmp_path):
+    """A ROS 1 .bag (its own message definitions; CameraInfo spells D, K, R, P) gives the
+    hands of the same frames in a ROS 2 bag."""
+    from rosbags.rosbag1 import Writer as Ros1Writer
+    path, _, messages = recording
+    ts1 = get_typestore(Stores.ROS1_NOETIC)
+    t1 = ts1.types
+    bag = tmp_path / 'hand.bag'
+    with Ros1Writer(bag) as writer:
+        connections = {}
+        for topic, stamp_ns, msg in messages[:3]:         # two frames, CameraInfo between
+            fields = {k: getattr(msg, k) for k in msg.__dataclass_fields__ if k != '__msgtype__'}
+            fields['header'] = t1['std_msgs/msg/Header'](
+                seq=0, stamp=msg.header.stamp, frame_id=msg.header.frame_id)
+            if msg.__msgtype__ == 'sensor_msgs/msg/CameraInfo':
+                fields = {k.upper() if k in 'dkrp' else k: v for k, v in fields.items()}
+            ros1 = t1[msg.__msgtype__](**fields)
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=ts1)
+            writer.write(connections[topic], stamp_ns, ts1.serialize_ros1(ros1, msg.__msgtype__))
+    status, records, err = estimate(capsys, bag)       # one depth topic: no --topic needed
+    assert status == 0 and '1 frame skipped' in err
+    status, ros2, _ = estimate(capsys, path, '--topic', RAW, '--frames', 2)
+    assert [r['file'].split('@')[1] for r in records] == ['1.033']
+    np.testing.assert_allclose(records[0]['hands'][0]['xyz_mm'], ros2[0]['hands'][0]['xyz_mm'],
+                               atol=0.01)
+    assert records[0]['hands'][0]['side'] == 'right'
+
+
 def test_bag_and_option_errors(capsys, recording, tmp_path):
     path, _, _ = recording
     status, _, err = estimate(capsys, path, '--topic', '/nope')

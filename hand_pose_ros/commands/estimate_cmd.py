@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG, ROS 2 bags)'
+HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG, ROS bags)'
 UNIT_HELP = ('millimetres per stored count: 1 (default) for millimetres, 0.125 for an SR300 '
              "/ SR305's 1/8 mm counts, 1000 for float metres")
 
@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
     parser.add_argument('depth', nargs='+', metavar='DEPTH',
                         help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
-                        'RGB-packed PNG with --packing nyu; 0 = missing depth. Or ROS 2 bags '
-                        '(a folder with metadata.yaml, .db3, .mcap; needs rosbags)')
+                        'RGB-packed PNG with --packing nyu; 0 = missing depth. Or bags: ROS 2 '
+                        '(a folder with metadata.yaml, .db3, .mcap) or ROS 1 (.bag); needs '
+                        'rosbags')
     parser.add_argument('--topic', default=None,
                         help="a bag's depth topic (sensor_msgs/Image, or a compressedDepth "
                         'CompressedImage); default: the one topic named depth')

@@ -1,5 +1,6 @@
 """Depth frames of a recorded ROS 2 bag (rosbag2: a folder with metadata.yaml, a .db3 or an
-.mcap file), read without ROS, each with the camera calibration the node would pair it with.
+.mcap file) or ROS 1 bag (.bag), read without ROS, each with the camera calibration the node
+would pair it with.
 
 The bag is read with the ``rosbags`` library (``pip install rosbags``, the package's ``bags``
 extra). Its depth stream is a sensor_msgs/Image (16UC1 / mono16 counts, 32FC1 metres) or a
@@ -20,7 +21,7 @@ from .depth_messages import (COMPRESSED_DEPTH, ConversionError, decompressed_ima
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
-BAG_SUFFIXES = ('.db3', '.mcap')
+BAG_SUFFIXES = ('.db3', '.mcap', '.bag')           # .bag: ROS 1
 
 
 class BagError(ValueError):
@@ -40,8 +41,8 @@ class BagFrame:
 
 
 def is_bag(path: Union[str, Path]) -> bool:
-    """Whether ``path`` is a rosbag2 recording: a folder with metadata.yaml, or a .db3 /
-    .mcap file."""
+    """Whether ``path`` is a bag: a rosbag2 folder with metadata.yaml, a .db3 / .mcap file,
+    or a ROS 1 .bag file."""
     path = Path(path)
     if path.is_dir():
         return (path / 'metadata.yaml').is_file()
@@ -79,11 +80,15 @@ def depth_topic(topics: Dict[str, str], wanted: Optional[str]) -> str:
 
 
 def _calibration(info) -> CameraCalibration:
-    """The CameraCalibration of a deserialised CameraInfo (read as its YAML echo is)."""
+    """The CameraCalibration of a deserialised CameraInfo (read as its YAML echo is; ROS 1
+    spells its matrices D, K, R, P)."""
+    def matrix(name: str) -> list:
+        return list(getattr(info, name) if hasattr(info, name) else getattr(info, name.upper()))
+
     roi = info.roi
     return camera_calibration({
-        'width': int(info.width), 'height': int(info.height), 'k': list(info.k),
-        'd': list(info.d), 'p': list(info.p), 'distortion_model': info.distortion_model,
+        'width': int(info.width), 'height': int(info.height), 'k': matrix('k'),
+        'd': matrix('d'), 'p': matrix('p'), 'distortion_model': info.distortion_model,
         'binning_x': int(info.binning_x), 'binning_y': int(info.binning_y),
         'roi': {'x_offset': roi.x_offset, 'y_offset': roi.y_offset, 'width': roi.width,
                 'height': roi.height}})
@@ -111,7 +116,7 @@ def read_bag(path: Union[str, Path], topic: Optional[str] = None,
     except BagError:
         raise
     except Exception as exc:          # rosbags raises its own error types per storage
-        raise BagError(f'cannot read {path} as a ROS 2 bag: {exc}') from None
+        raise BagError(f'cannot read {path} as a bag: {exc}') from None
     try:
         topics = {c.topic: c.msgtype for c in reader.connections}
         name = depth_topic(topics, topic)
