@@ -59,6 +59,8 @@ class DetectorTrainConfig:
     side_weight: float = 1.0      # weight of the left/right term in the loss (the others 1)
     full_resolution: bool = False  # render scenes at the camera's resolution and sample them
     #                                as inference does (sampled_scenes), not at the sampled one
+    hard_scenes: str = ''         # training/hard_scenes.py file: frames a detector got wrong
+    hard_batch: int = 0           # of them added to every step (one camera's, and mirrored)
     detector: Dict[str, Any] = field(default_factory=dict)   # DetectorConfig fields
     scene: Dict[str, Any] = field(default_factory=dict)      # UserSceneConfig fields
     optimizer: OptimConfig = field(default_factory=OptimConfig)
@@ -70,6 +72,8 @@ class DetectorTrainConfig:
             raise ValueError('steps and batch_size must be >= 1')
         if self.recalibrate_norm_batches < 0:
             raise ValueError('recalibrate_norm_batches must be >= 0')
+        if self.hard_batch < 0 or (self.hard_batch > 0) != bool(self.hard_scenes):
+            raise ValueError('hard_batch > 0 needs hard_scenes (a file) and the reverse')
         if not self.side_weight >= 0:
             raise ValueError(f'side_weight must be >= 0, found {self.side_weight}')
 
@@ -170,6 +174,20 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
     return sets
 
 
+def frame_matches(b: SceneBatch, i: int, found: Sequence) -> tuple:
+    """(slots of the present hands, whether each is seen, the index of the detection in
+    ``found`` matching each or None) for frame ``i`` of ``b``. A hidden hand
+    (user_scene.SEEN_FRACTION) is not a hand to find, and a detection matching it is not
+    false either (scene_eval.match_hands)."""
+    truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
+    truth_mm = [uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0].numpy()
+                for k in truth]
+    found_mm = [uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(), b.intrinsics)[0]
+                .numpy() for d in found]
+    seen = [bool(b.seen[i, k]) for k in truth]
+    return truth, seen, match_hands(truth_mm, seen, found_mm)
+
+
 @torch.inference_mode()
 def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                       threshold: float, max_hands: int = 2, own_depth: bool = False,
@@ -192,15 +210,7 @@ def evaluate_detector(model: HandDetector, sets: Dict[str, List[SceneBatch]],
                     for f, ds in zip(b.depth_mm.numpy(), found_b)]
             for i, found_i in enumerate(dets):
                 frames += 1
-                # a hidden hand (user_scene.SEEN_FRACTION) is not a hand to find, and a
-                # detection matching it is not false either (scene_eval.match_hands)
-                truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
-                truth_mm = [uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0]
-                            .numpy() for k in truth]
-                found_mm = [uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(),
-                                       b.intrinsics)[0].numpy() for d in found_i]
-                seen = [bool(b.seen[i, k]) for k in truth]
-                match = match_hands(truth_mm, seen, found_mm)
+                truth, seen, match = frame_matches(b, i, found_i)
                 for k, is_seen, best in zip(truth, seen, match):
                     hands += int(is_seen)
                     if best is not None and is_seen:
@@ -385,6 +395,12 @@ class DetectorTrainer(SmallNetTrainer):
         self.det_cfg = self.cfg.detector_config()
         self.scenes = scene_generator(self.cfg, self.det_cfg, self.cfg.seed)
         self._val: Optional[Dict[str, List[SceneBatch]]] = None
+        self.hard: Dict[str, SceneBatch] = {}
+        if self.cfg.hard_batch:
+            from .hard_scenes import load_hard_scenes
+            self.hard = load_hard_scenes(self.cfg.hard_scenes)
+            if not self.hard:
+                raise ValueError(f'{self.cfg.hard_scenes} holds no hard scenes')
         model = HandDetector(self.det_cfg)
         if self.cfg.init_detector:
             from .warm_start import warm_start_detector
@@ -404,7 +420,11 @@ class DetectorTrainer(SmallNetTrainer):
         losses = []
         parts_sum: Dict[str, float] = {}
         self.opt.zero_grad(set_to_none=True)
-        for b in (batch, mirror_scenes(batch)):
+        passes = [batch, mirror_scenes(batch)]
+        if self.hard:
+            hard = self.draw_hard()
+            passes += [hard, mirror_scenes(hard)]
+        for b in passes:
             x = detector_input(b.depth_mm, self.det_cfg).to(self.device)
             x = x.contiguous(memory_format=self.memory_format)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -416,13 +436,25 @@ class DetectorTrainer(SmallNetTrainer):
             loss, parts = detector_loss(maps, target, cfg.side_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f'detector loss is {float(loss)} at step {self.step}')
-            (loss / 2).backward()
+            (loss / len(passes)).backward()
             losses.append(float(loss.detach()))
             for k, v in parts.items():
-                parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach()) / 2
+                parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach()) / len(passes)
         self.opt.step()
         self.sched.step()
         return {'loss': float(np.mean(losses)), **parts_sum, 'lr': self.sched.get_last_lr()[0]}
+
+    def draw_hard(self) -> SceneBatch:
+        """cfg.hard_batch hard scenes of one camera for step ``self.step`` (its own seed, so a
+        resumed run draws the same)."""
+        from .hard_scenes import subset
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step + 7)
+        cams = sorted(self.hard)
+        pool = self.hard[cams[int(torch.randint(len(cams), (1,), generator=gen))]]
+        n = pool.depth_mm.shape[0]
+        pick = torch.randint(n, (self.cfg.hard_batch,), generator=gen) \
+            if n < self.cfg.hard_batch else torch.randperm(n, generator=gen)[:self.cfg.hard_batch]
+        return subset(pool, pick.tolist())
 
     def recalibrate_norm(self) -> None:
         """Batch-norm running statistics averaged over cfg.recalibrate_norm_batches batches of
