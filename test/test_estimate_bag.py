@@ -6,6 +6,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from hand_pose_ros.cli import main
 from hand_pose_ros.core.depth_messages import COMPRESSED_DEPTH_HEADER
@@ -58,6 +59,19 @@ def info_msg(intr, stamp_ns: int):
         binning_x=0, binning_y=0,
         roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0,
                                                   do_rectify=False))
+
+
+def camera_info_yaml(folder) -> str:
+    """The recording's camera as a calibration file (camera_calibration_parsers' form)."""
+    intr = dataset_spec('icvl').intrinsics
+    path = folder / 'camera.yaml'
+    path.write_text(yaml.safe_dump({
+        'image_width': intr.width, 'image_height': intr.height,
+        'camera_matrix': {'rows': 3, 'cols': 3,
+                          'data': [intr.fx, 0, intr.cx, 0, intr.fy, intr.cy, 0, 0, 1]},
+        'distortion_model': 'plumb_bob',
+        'distortion_coefficients': {'rows': 1, 'cols': 5, 'data': [0.0] * 5}}))
+    return str(path)
 
 
 def write_bag(path, messages, storage=StoragePlugin.SQLITE3):
@@ -196,6 +210,14 @@ def test_bag_and_option_errors(capsys, recording, tmp_path):
         writer.write(connection, 1, b'\x00\x01\x00\x00\x07')
     status, records, err = estimate(capsys, broken, '--intrinsics', 1, 1, 1, 1)
     assert status == 1 and records == [] and 'cannot decode' in err and RAW in err
+    # a bag recorded without its CameraInfo: the command says how to give the camera
+    _, _, messages = recording
+    bare = write_bag(tmp_path / 'bare', [m for m in messages if m[0] == RAW])
+    status, records, err = estimate(capsys, bare)
+    assert status == 1 and records == [] and '4 frames skipped' in err
+    assert 'none had a CameraInfo: give the camera with --camera-info' in err
+    status, records, _ = estimate(capsys, bare, '--camera-info', camera_info_yaml(tmp_path))
+    assert status == 0 and len(records) == 4 and all(r['hands'] for r in records)
     # a depth file needs the camera from the options; a bag does not
     frame = tmp_path / 'frame.png'
     assert cv2.imwrite(str(frame), np.full((8, 8), 500, np.uint16))

@@ -269,6 +269,9 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
     if first_s is None:
         why = (f'no frame recorded {args.start_offset:g} s or more after its start'
                if not read and args.start_offset else 'no frame could be estimated')
+        if skipped and read == sum(skipped.values()):
+            why += ('; none had a CameraInfo: give the camera with --camera-info, '
+                    '--intrinsics or --camera')
         print(f'hand-pose estimate: {bag} ({topic}): {why}', file=sys.stderr)
         failed = max(failed, 1)
     return failed
