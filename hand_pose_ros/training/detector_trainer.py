@@ -12,7 +12,7 @@ import logging
 import math
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -174,7 +174,8 @@ def validation_sets(cfg: DetectorTrainConfig, det: DetectorConfig) -> Dict[str, 
     return sets
 
 
-def frame_matches(b: SceneBatch, i: int, found: Sequence) -> tuple:
+def frame_matches(b: SceneBatch, i: int, found: Sequence
+                  ) -> Tuple[List[int], List[bool], List[Optional[int]]]:
     """(slots of the present hands, whether each is seen, the index of the detection in
     ``found`` matching each or None) for frame ``i`` of ``b``. A hidden hand
     (user_scene.SEEN_FRACTION) is not a hand to find, and a detection matching it is not
