@@ -119,6 +119,9 @@ def test_a_bag_is_estimated_as_the_node_would_on_its_playback(capsys, recording,
     # the frame recorded before any CameraInfo is skipped and said, as the node rejects it
     assert status == 0 and '1 frame skipped' in err and 'no CameraInfo' in err
     assert [r['file'] for r in records] == [f'{path}@{s:.3f}' for s in (1.033, 1.066, 1.099)]
+    assert [(r['bag'], r['topic'], r['index'], r['frame_id']) for r in records] == [
+        (str(path), RAW, k, 'depth_optical') for k in (1, 2, 3)]
+    assert [r['stamp_s'] for r in records] == pytest.approx([1.033, 1.066, 1.099])
     for record in records:
         [hand] = record['hands']
         error_mm = np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean()

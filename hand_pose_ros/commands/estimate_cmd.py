@@ -89,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group('output')
     out.add_argument('--json', action='store_true',
                      help='one JSON object per frame: every hand with its joints (mm, camera '
-                     'optical frame: x right, y down, z forward) and pixels')
+                     'optical frame: x right, y down, z forward) and pixels; a bag\'s frame '
+                     'also with its bag, topic, index, header stamp_s and frame_id')
     out.add_argument('--draw', default=None, metavar='DIR',
                      help='write DIR/<frame stem>_hands.png: the frame with each hand labelled '
                      'by side and its thumb tip marked')
@@ -200,9 +201,9 @@ def _stream(args: argparse.Namespace, video: bool) -> Tuple:
 
 
 def _estimate_frame(args: argparse.Namespace, est, name: str, stem: str, depth: np.ndarray,
-                    intr, stream: Tuple, t_s: float) -> bool:
-    """Estimate one frame and report it as ``name`` (drawing ``stem``); False when the
-    estimator refuses it (said on stderr)."""
+                    intr, stream: Tuple, t_s: float, fields: Optional[Dict] = None) -> bool:
+    """Estimate one frame and report it as ``name`` (drawing ``stem``; ``fields`` added to its
+    JSON record); False when the estimator refuses it (said on stderr)."""
     from ..core.estimator import with_range_settings
     from ..core.hand_selection import best_per_side, mean_confidence
     tracker, memory = stream
@@ -221,7 +222,7 @@ def _estimate_frame(args: argparse.Namespace, est, name: str, stem: str, depth: 
     elif not hands:
         reason = (f'no hand reaches --min-confidence {args.min_confidence:g} (best '
                   f'{max(mean_confidence(p) for p in estimate.hands):.2f})')
-    _report(args, name, stem, depth, intr, hands, reason, est.joint_set)
+    _report(args, name, stem, depth, intr, hands, reason, est.joint_set, fields or {})
     return True
 
 
@@ -261,8 +262,10 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
             continue
         first_s = frame.stamp_s if first_s is None else first_s
         stem = f'{Path(bag).stem}_{frame.index:05d}'
-        failed += not _estimate_frame(args, est, name, stem, depth, intr, stream,
-                                      frame.stamp_s - first_s)
+        failed += not _estimate_frame(
+            args, est, name, stem, depth, intr, stream, frame.stamp_s - first_s,
+            {'bag': str(bag), 'topic': topic, 'index': frame.index, 'stamp_s': frame.stamp_s,
+             'frame_id': frame.frame_id})
     for problem, count in skipped.items():
         print(f'hand-pose estimate: {bag} ({topic}): {count} frame'
               f'{"" if count == 1 else "s"} skipped: {problem}', file=sys.stderr)
@@ -320,14 +323,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, name: str, stem: str, depth: np.ndarray, intr, hands,
-            reason: Optional[str], joint_set) -> None:
-    """Print one frame's result and write its drawing (``stem``_hands.png, hands in
-    ``joint_set``) when asked."""
+            reason: Optional[str], joint_set, fields: Dict) -> None:
+    """Print one frame's result (``fields`` added to its JSON record) and write its drawing
+    (``stem``_hands.png, hands in ``joint_set``) when asked."""
     valid = depth[depth > 0]
     span = f'{valid.min():.0f}-{valid.max():.0f} mm' if valid.size else 'no depth'
     if args.json:
         names = list(joint_set.joint_names)
-        print(json.dumps({'file': str(name), 'width': intr.width, 'height': intr.height,
+        print(json.dumps({'file': str(name), **fields, 'width': intr.width, 'height': intr.height,
                           'intrinsics': intr.to_dict(), 'hands':
                           [_hand_record(p, names) for p in hands], 'reason': reason}))
     else:

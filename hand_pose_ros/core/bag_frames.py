@@ -38,6 +38,7 @@ class BagFrame:
     depth_mm: Optional[np.ndarray]      # (H, W) float32 mm; None when it could not be read
     calibration: Optional[CameraCalibration]
     problem: str = ''                   # why depth_mm is None or calibration is missing
+    frame_id: str = ''                  # header frame_id (the camera's optical frame)
 
 
 def is_bag(path: Union[str, Path]) -> bool:
@@ -166,7 +167,7 @@ def _frames(reader, topic: str, depth_unit_mm: float, start_ns: int,
                 depth = _depth_mm(msg, connection.msgtype, depth_unit_mm)
             except ConversionError as exc:
                 depth, problem = None, str(exc)
-            yield BagFrame(index, stamp_s, depth, calibration, problem)
+            yield BagFrame(index, stamp_s, depth, calibration, problem, frame_id)
             index, count = index + 1, count + 1
     finally:
         reader.close()
