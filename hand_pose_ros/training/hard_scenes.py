@@ -53,7 +53,9 @@ def concat(batches: Sequence[SceneBatch]) -> SceneBatch:
 def hard_frames(model: HandDetector, b: SceneBatch, threshold: float, max_hands: int = 2
                 ) -> List[int]:
     """The frames of ``b`` (at the detector's sampled resolution) where ``model`` at
-    ``threshold`` misses a seen hand or makes a detection matching no hand."""
+    ``threshold`` misses a seen hand or makes a detection matching no hand. Detections are
+    placed at the network's own depth (not read from the frame as inference reads it): a
+    hand found at the wrong depth is a detector error to train on too."""
     model.eval()
     found = decode(model(detector_input(b.depth_mm, model.config)), model.config, 1,
                    threshold, max_hands, b.intrinsics)
