@@ -112,10 +112,9 @@ def estimate(capsys, *args):
 
 def test_a_bag_is_estimated_as_the_node_would_on_its_playback(capsys, recording, tmp_path):
     path, truth, _ = recording
-    # two depth topics (raw and compressedDepth): which one must be said
-    status, records, err = estimate(capsys, path)
-    assert status == 1 and records == [] and '--topic' in err
-    status, records, err = estimate(capsys, path, '--topic', RAW, '--draw', tmp_path)
+    # an Image recorded beside its own compressedDepth is one depth topic, read raw
+    status, records, err = estimate(capsys, path, '--draw', tmp_path)
+    assert {r['topic'] for r in records} == {RAW}
     # the frame recorded before any CameraInfo is skipped and said, as the node rejects it
     assert status == 0 and '1 frame skipped' in err and 'no CameraInfo' in err
     assert [r['file'] for r in records] == [f'{path}@{s:.3f}' for s in (1.033, 1.066, 1.099)]
@@ -206,6 +205,13 @@ def test_bag_and_option_errors(capsys, recording, tmp_path):
     path, _, _ = recording
     status, _, err = estimate(capsys, path, '--topic', '/nope')
     assert status == 1 and "no image topic '/nope'" in err and RAW in err
+    # two cameras' depth topics: which one must be said
+    _, _, messages = recording
+    second = '/second/depth/image_raw'
+    two = write_bag(tmp_path / 'two', messages[:3] + [(second, t, m) for _, t, m in messages[:1]])
+    status, records, err = estimate(capsys, two)
+    assert status == 1 and records == [] and 'more than one depth image topic' in err
+    assert RAW in err and second in err and '--topic' in err
     # a message that does not decode ends that bag with its reason, not a traceback
     broken = tmp_path / 'broken'
     with Writer(broken, version=9) as writer:

@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'rosbags')
     parser.add_argument('--topic', default=None,
                         help="a bag's depth topic (sensor_msgs/Image, or a compressedDepth "
-                        'CompressedImage); default: the one topic named depth')
+                        'CompressedImage); default: the one topic named depth (an Image '
+                        'beside its own compressedDepth: the Image)')
     camera = parser.add_argument_group(
         "camera (one of; files need one, a bag's own CameraInfo is used unless one is given)")
     which = camera.add_mutually_exclusive_group()

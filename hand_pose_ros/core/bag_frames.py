@@ -64,16 +64,20 @@ def _reader(path: Path):
 
 def depth_topic(topics: Dict[str, str], wanted: Optional[str]) -> str:
     """The depth image topic of a bag whose topics are ``topics`` (name -> message type):
-    ``wanted``, or the one Image / compressedDepth topic whose name says depth."""
+    ``wanted``, or the one Image / compressedDepth topic whose name says depth; an Image
+    recorded beside its own compressedDepth (``ros2 bag record -a`` with image_transport
+    plugins running) is that one topic, read raw."""
     if wanted:
         if topics.get(wanted) not in (IMAGE, COMPRESSED):
             images = sorted(t for t, kind in topics.items() if kind in (IMAGE, COMPRESSED))
             raise BagError(f'the bag has no image topic {wanted!r}; its image topics: '
                            f'{", ".join(images) or "none"}')
         return wanted
+    suffix = '/' + COMPRESSED_DEPTH
     found = [t for t, kind in sorted(topics.items())
              if 'depth' in t.lower() and (kind == IMAGE or (
-                 kind == COMPRESSED and t.rstrip('/').endswith('/' + COMPRESSED_DEPTH)))]
+                 kind == COMPRESSED and t.rstrip('/').endswith(suffix)))]
+    found = [t for t in found if not (t.endswith(suffix) and t[:-len(suffix)] in found)]
     if len(found) != 1:
         raise BagError(f'{"no" if not found else "more than one"} depth image topic in the bag '
                        f'({", ".join(found) or "none named depth"}): name it with --topic')
