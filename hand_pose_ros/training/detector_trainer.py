@@ -20,7 +20,7 @@ import torch
 from .config import _from_dict, OptimConfig, read_train_yaml
 from .detector_targets import detector_loss, detector_targets
 from .norm_stats import freeze_batch_norm, recalibrate_batch_norm
-from .scene_eval import match_hands
+from .scene_eval import match_hands, scene_truth
 from .trainer import (_optimizer, _rng_state, _set_rng_state, git_commit, read_train_state,
                       use_bf16)
 from ..core.camera import Intrinsics, uvd_to_xyz
@@ -180,13 +180,12 @@ def frame_matches(b: SceneBatch, i: int, found: Sequence
     ``found`` matching each or None) for frame ``i`` of ``b``. A hidden hand
     (user_scene.SEEN_FRACTION) is not a hand to find, and a detection matching it is not
     false either (scene_eval.match_hands)."""
-    truth = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
-    truth_mm = [uvd_to_xyz(b.center_uvd[i, k][None].double(), b.intrinsics)[0].numpy()
-                for k in truth]
+    slots = [k for k in range(b.present.shape[1]) if bool(b.present[i, k])]
+    truth = scene_truth(b, i)                 # the same hands, in slot order
     found_mm = [uvd_to_xyz(torch.from_numpy(d.center_uvd[None]).double(), b.intrinsics)[0]
                 .numpy() for d in found]
-    seen = [bool(b.seen[i, k]) for k in truth]
-    return truth, seen, match_hands(truth_mm, seen, found_mm)
+    seen = [t[3] for t in truth]
+    return slots, seen, match_hands([t[1] for t in truth], seen, found_mm)
 
 
 @torch.inference_mode()
