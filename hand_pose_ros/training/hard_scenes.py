@@ -13,6 +13,7 @@ detection matches no hand; the detector trainer then adds a batch of them to eve
         --batches 320 --out runs/hard_scenes.pt
 """
 import argparse
+from dataclasses import fields
 import logging
 from pathlib import Path
 import time
@@ -32,7 +33,8 @@ LOG = logging.getLogger('hand_pose_ros.hard_scenes')
 FORMAT = 'hand_pose_ros/hard-scenes/1'
 MINING_SEED_OFFSET = 600_000      # mining seeds: seed * 1_000_003 + this + batch index, after
 #                                   any training step's (seed * 1_000_003 + step)
-_TENSORS = ('depth_mm', 'scene', 'present', 'left', 'hand22', 'center_uvd', 'visible')
+# SceneBatch's per-frame tensors: every field but the batch's one camera and its intrinsics
+_TENSORS = tuple(f.name for f in fields(SceneBatch) if f.name not in ('intrinsics', 'camera'))
 
 
 def subset(b: SceneBatch, keep: Sequence[int]) -> SceneBatch:
