@@ -37,8 +37,8 @@ from .detection import MIN_HAND_SEPARATION_MM
 
 # The detector runs on one frame in this many while hands are followed (30 fps: 6 times a
 # second, so a hand coming into view waits at most 5 frames, 0.17 s). Chosen on held-out
-# animated sequences (training/tracking_eval.py, validation seeds): see README, *Following
-# hands on video*.
+# animated sequences (training/tracking_eval.py, validation seeds): docs/experiments.md,
+# *Following hands on video*, has the table.
 DEFAULT_REDETECT_EVERY = 5
 MAX_REDETECT_EVERY = 300
 # Localizer passes of a followed hand: its start, last frame's centre, is already near.

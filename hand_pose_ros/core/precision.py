@@ -120,12 +120,12 @@ def memory_format(nets: Iterable[nn.Module], device: torch.device, training: boo
     """NCHW or channels_last for ``nets`` on ``device``, for training or inference.
 
     channels_last wherever it is exact, since it measured faster everywhere: CUDA (tensor
-    cores); CPU inference (README speed table); CPU training, a compact batch-32 step (pose net
-    and localizer, 2 threads): AVX-512 BF16 CPU bf16 0.92 s vs 1.09 s NCHW, fp32 1.38 s vs
-    1.80 s, the same CPU with ``ONEDNN_MAX_CPU_ISA=AVX2`` fp32 1.71 s vs 1.81 s. Training
-    takes NCHW when :func:`channels_last_hazards` finds a layer whose channels_last weight
-    gradient oneDNN gets wrong on this ISA, whatever the precision (on an AVX2-only CPU the
-    trainer runs fp32 kernels).
+    cores); CPU inference (README, *Speed*: what was tried); CPU training, a compact batch-32
+    step (pose net and localizer, 2 threads): AVX-512 BF16 CPU bf16 0.92 s vs 1.09 s NCHW, fp32
+    1.38 s vs 1.80 s, the same CPU with ``ONEDNN_MAX_CPU_ISA=AVX2`` fp32 1.71 s vs 1.81 s.
+    Training takes NCHW when :func:`channels_last_hazards` finds a layer whose channels_last
+    weight gradient oneDNN gets wrong on this ISA, whatever the precision (on an AVX2-only CPU
+    the trainer runs fp32 kernels).
     """
     if device.type == 'cuda' or not training:
         return torch.channels_last

@@ -2,12 +2,12 @@
 on again.
 
 The detector's validation misses are mostly hands in plain view that it scores weakly (README,
-*Why the hands not found are missed*); longer training on fresh scenes, where such hands are a
-few in a hundred, did not find them (config/train/detector_cpu_*.yaml). ``mine_hard_scenes``
-renders scenes of training seeds (never a validation or evaluation seed), runs a detector at a
-threshold and keeps each frame where a seen hand is not found within FOUND_WITHIN_MM or a
-detection matches no hand; the detector trainer then adds a batch of them to every step
-(``hard_scenes``, ``hard_batch`` of config/train/detector_*.yaml).
+*Finding hands in a real scene*, where it fails); longer training on fresh scenes, where such
+hands are a few in a hundred, did not find them (config/train/detector_cpu_*.yaml).
+``mine_hard_scenes`` renders scenes of training seeds (never a validation or evaluation seed),
+runs a detector at a threshold and keeps each frame where a seen hand is not found within
+FOUND_WITHIN_MM or a detection matches no hand; the detector trainer then adds a batch of them
+to every step (``hard_scenes``, ``hard_batch`` of config/train/detector_*.yaml).
 
     python -m hand_pose_ros.training.hard_scenes DETECTOR.pt --config detector_cpu_hard \\
         --batches 320 --out runs/hard_scenes.pt
