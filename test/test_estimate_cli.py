@@ -111,3 +111,20 @@ def test_the_real_right_hand_comes_out_right_with_its_thumb_on_the_thumb(capsys,
     assert np.linalg.norm(thumb - truth[8]) < 20.0        # NYU14: the thumb tip is 8
     drawing = cv2.imread(str(tmp_path / 'nyu_test_depth_1_0000001_hands.png'))
     assert drawing is not None and drawing.shape[0] == 480 and drawing.shape[1] > 640
+
+
+def test_mirrored_frames_are_flipped_back_with_mirrored(capsys, right_hand, tmp_path):
+    """A right hand in a frame mirrored left-right upstream reads as a left hand; --mirrored
+    flips the frame back and gives the right hand where it really is."""
+    path, truth, intr = right_hand
+    mirrored = tmp_path / 'mirrored.png'
+    assert cv2.imwrite(str(mirrored), cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[:, ::-1])
+    common = [*intrinsics_args(intr), '--depth-unit-mm', 0.125, '--joint-order', 'icvl16']
+    _, [as_is], _ = estimate(capsys, mirrored, *common)
+    assert [h['side'] for h in as_is['hands']] == ['left']
+    status, [back], _ = estimate(capsys, mirrored, *common, '--mirrored')
+    assert status == 0
+    [hand] = back['hands']
+    assert hand['side'] == 'right'
+    error = np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean()
+    assert error < 25.0, error

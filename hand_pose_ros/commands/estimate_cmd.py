@@ -62,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'play --start-offset)')
     frames.add_argument('--frames', type=int, default=None, metavar='N',
                         help='at most N frames of each bag (default: all)')
+    frames.add_argument('--mirrored', action='store_true',
+                        help='the frames are mirrored left-right (a selfie-style SDK setting, '
+                        'an image flip): flipped back before anything else, as the node\'s '
+                        'input_mirrored does, so hands keep their true sides')
     frames.add_argument('--video', type=float, default=None, metavar='FPS',
                         help='the files, in the order given, are frames of one stream at FPS: '
                         'hands are followed from frame to frame as the node follows them')
@@ -256,7 +260,8 @@ def _estimate_bag(args: argparse.Namespace, est, bag: str) -> int:
             skipped[frame.problem] = skipped.get(frame.problem, 0) + 1
             continue
         try:
-            depth, intr = calibration.pinhole(frame.depth_mm, undistort, rectifier)
+            depth, intr = calibration.pinhole(frame.depth_mm, undistort, rectifier,
+                                              args.mirrored)
         except DepthFileError as exc:
             print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
             failed += 1
@@ -313,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
             depth = read_depth_file(name, args.depth_unit_mm, args.packing)
             if calibration is None or args.intrinsics:   # a file or preset is read once
                 calibration = _calibration(args, depth.shape)
-            depth, intr = calibration.pinhole(depth, not args.no_undistort, rectifier)
+            depth, intr = calibration.pinhole(depth, not args.no_undistort, rectifier,
+                                              args.mirrored)
         except (DepthFileError, ValueError) as exc:
             print(f'hand-pose estimate: {name}: {exc}', file=sys.stderr)
             failed += 1

@@ -83,6 +83,14 @@ def _stack(parts, like: Array) -> Array:
     return np.stack(parts, axis=-1)
 
 
+def unmirror(depth: np.ndarray) -> np.ndarray:
+    """(H, W) depth of a left-right mirrored image (a selfie-style camera setting, an image
+    flip upstream) flipped back to what the sensor saw, a copy: the camera's own calibration
+    applies again, and a right hand is a right hand with its joints in the camera's true
+    optical frame (x right, y down, z forward)."""
+    return np.ascontiguousarray(depth[:, ::-1])
+
+
 def uvd_to_xyz(uvd: Array, intr: Intrinsics) -> Array:
     """(..., 3) pixels + depth mm -> (..., 3) camera-frame mm (numpy or torch)."""
     u, v, d = uvd[..., 0], uvd[..., 1], uvd[..., 2]

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import yaml
 
-from .camera import Intrinsics, published_intrinsics
+from .camera import Intrinsics, published_intrinsics, unmirror
 from .lens_distortion import DepthRectifier, is_distorted, lens_distortion
 
 PathLike = Union[str, Path]
@@ -108,15 +108,19 @@ class CameraCalibration:
         return is_distorted(self.coefficients)
 
     def pinhole(self, depth_mm: np.ndarray, undistort: bool = True,
-                rectifier: Optional[DepthRectifier] = None) -> Tuple[np.ndarray, Intrinsics]:
+                rectifier: Optional[DepthRectifier] = None,
+                mirrored: bool = False) -> Tuple[np.ndarray, Intrinsics]:
         """(depth, intrinsics) of a frame as the estimator takes it: a raw frame of a lens
         with distortion resampled onto K's pinhole grid (``undistort``; a ``rectifier`` kept
-        across frames builds the map once), or taken as already rectified, with P.
+        across frames builds the map once), or taken as already rectified, with P; a
+        ``mirrored`` frame flipped back first (camera.unmirror), as the sensor saw it.
         DepthFileError for a frame of another size or an unknown lens."""
         shape = (self.intrinsics.height, self.intrinsics.width)
         if depth_mm.shape != shape:
             raise DepthFileError(f'the calibration is for {shape[1]}x{shape[0]} images, the '
                                  f'frame is {depth_mm.shape[1]}x{depth_mm.shape[0]}')
+        if mirrored:
+            depth_mm = unmirror(depth_mm)
         if not self.distorted:
             return depth_mm, self.intrinsics
         if not undistort:

@@ -15,7 +15,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from ..core.camera import Intrinsics, published_intrinsics
+from ..core.camera import Intrinsics, published_intrinsics, unmirror
 from ..core.depth_messages import (COMPRESSED_DEPTH, ConversionError,  # noqa: F401
                                    DATA_TOO_SHORT, decompressed_image, DEPTH_ENCODINGS,
                                    depth_to_mm, EMPTY_IMAGE, INPUT_TRANSPORTS, NONFINITE_DEPTH,
@@ -117,20 +117,23 @@ def decimate(raw: np.ndarray, intr: Intrinsics, stride: int) -> Tuple[np.ndarray
 def depth_frame(image: Image, info: Optional[CameraInfo], max_pixels: int = 0,
                 reject_nonfinite: bool = False,
                 rectifier: Optional[DepthRectifier] = None,
-                depth_unit_mm: float = 1.0) -> DepthFrame:
+                depth_unit_mm: float = 1.0, mirrored: bool = False) -> DepthFrame:
     """Validate an Image + CameraInfo pair and return millimetres with matching intrinsics.
 
     Frames over ``max_pixels`` (0 = no limit) are decimated before any copy is made. With a
     ``rectifier``, a frame whose CameraInfo has a non-zero distortion is resampled onto the
     pinhole grid of ``k`` (nearest pixel, decimated in the same pass); without one it is
     taken as rectified, with the intrinsics of ``p`` when there is a distortion. A 16UC1 /
-    mono16 count is ``depth_unit_mm`` millimetres (REP 118: 1).
+    mono16 count is ``depth_unit_mm`` millimetres (REP 118: 1). A ``mirrored`` image is
+    flipped back first (core.camera.unmirror), so the CameraInfo, the camera's own, applies.
     """
     if info is None:
         raise ConversionError(NO_CAMERA_INFO, f'no CameraInfo received yet for frame_id '
                               f'{image.header.frame_id!r}')
     intr = intrinsics_from_camera_info(info)
     raw = raw_depth(image)
+    if mirrored:
+        raw = unmirror(raw)
     if (intr.width, intr.height) != (image.width, image.height):
         raise ConversionError(CAMERA_INFO_SIZE_MISMATCH, f'CameraInfo is for '
                               f'{intr.width}x{intr.height} but the image is '

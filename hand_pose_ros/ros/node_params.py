@@ -55,6 +55,7 @@ class NodeParams:
     depth_unit_mm: float = 1.0
     undistort: str = 'auto'
     input_transport: str = 'raw'
+    input_mirrored: bool = False
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
     joint_order: str = 'auto'
@@ -142,6 +143,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'sensor_msgs/CompressedImage on depth/image/compressedDepth, as a bag recorded '
               'from a camera over a network often holds it), decoded on the worker thread',
               read_only=True),
+    ParamSpec('input_mirrored', 'true: the depth images are mirrored left-right (a '
+              'selfie-style SDK setting, an image flip upstream): each is flipped back before '
+              'anything else, so its CameraInfo (the camera\'s own) applies, hands keep their '
+              'true sides and joints come out in the true optical frame'),
     ParamSpec('reliable_input', 'subscribe with RELIABLE instead of BEST_EFFORT (sensor-data) '
               'QoS, e.g. for recorded bags and tests', read_only=True),
     ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),

@@ -150,7 +150,7 @@ class FramePipeline:
             if params.input_transport == COMPRESSED_DEPTH:   # decoded here, off the callback
                 image = decompressed_image(image)
             frame = depth_frame(image, info, params.max_image_pixels, params.reject_nonfinite,
-                                rectifier, params.depth_unit_mm)
+                                rectifier, params.depth_unit_mm, params.input_mirrored)
         except ConversionError as exc:
             return self._lost(filters, exc.reason, str(exc))
         notes = []

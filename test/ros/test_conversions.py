@@ -147,6 +147,23 @@ def test_large_frame_is_decimated_with_matching_intrinsics():
     assert out.depth_mm[(v - 1) // 3, (u - 1) // 3] == 400
 
 
+def test_a_mirrored_image_is_flipped_back_before_decimation():
+    """input_mirrored: column u of the message is column W-1-u of the sensor's image, also
+    when the frame is decimated afterwards; the CameraInfo is the sensor's, unchanged."""
+    depth = frame()
+    msg = conv.depth_image(depth[:, ::-1], HEADER)
+    out = conv.depth_frame(msg, info(), mirrored=True)
+    np.testing.assert_array_equal(out.depth_mm, depth)
+    assert out.intrinsics == INTR
+    big = np.tile(frame(), (60, 60))                      # 1440 x 1920: decimated by 3
+    wide = Intrinsics(1000.0, 1000.0, 959.5, 719.5, 1920, 1440)
+    out = conv.depth_frame(conv.depth_image(big[:, ::-1], HEADER), info(wide), 1_500_000,
+                           mirrored=True)
+    plain = conv.depth_frame(conv.depth_image(big, HEADER), info(wide), 1_500_000)
+    assert out.stride == 3
+    np.testing.assert_array_equal(out.depth_mm, plain.depth_mm)
+
+
 def test_outgoing_messages_are_metres_with_input_header():
     xyz = np.array([[10.0, -20.0, 400.0], [0.0, 5.0, 350.5]], np.float32)
     poses = conv.pose_array(xyz, HEADER)

@@ -5,7 +5,8 @@ nothing on ~/left/joints, stamped with the frame's header.
 
 Guards the node path as a whole (Image conversion, CameraInfo pairing, detector, handedness
 auto, joint order, topics): the estimator and the command are tested on the same frame in
-test/core/test_shipped_model_chirality.py and test/test_estimate_cli.py.
+test/core/test_shipped_model_chirality.py and test/test_estimate_cli.py. The same frame
+mirrored upstream, with ``input_mirrored``, must give the same hand.
 """
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from hand_pose_ros.core.skeleton import get_joint_set  # noqa: E402
 from hand_pose_ros.core.specs import dataset_spec  # noqa: E402
 from hand_pose_ros.training.datasets.nyu import read_nyu_depth  # noqa: E402
 from hand_pose_ros.training.reference import reference_candidates  # noqa: E402
-from test.ros.harness import FrameSender, stamp_ns  # noqa: E402
+from test.ros.harness import FrameSender, set_node_parameters, stamp_ns  # noqa: E402
 
 REAL = 'nyu_test_depth_1_0000001.png'
 NODE = '/hand_pose_node'
@@ -49,20 +50,17 @@ def default_node(probe, start_node):
     return start_node('hand_pose_ros.ros.node', {'reliable_input': True}, 'hand_pose_real')
 
 
-def test_the_real_right_hand_reaches_the_right_topic_with_its_thumb_on_the_thumb(
-        probe, default_node, real_frame):
-    """Fails when the hand comes out mirrored (thumb where the little finger is), on the left
-    topic, or not at all."""
-    depth, truth = real_frame
+def _published_right_hand(probe, node, depth, truth) -> None:
+    """Send ``depth`` to the node and check the right hand it publishes against ``truth``."""
     sender = FrameSender(probe, INTR)
     right = probe.subscribe(PoseArray, f'{NODE}/right/joints')
     left = probe.subscribe(PoseArray, f'{NODE}/left/joints')
-    assert sender.wait_ready(), default_node.output()
+    assert sender.wait_ready(), node.output()
     sender.prime(right, depth)
     header = sender.send(depth)
     key = stamp_ns(header)
     assert right.wait_for(lambda msgs: any(stamp_ns(m.header) == key for m in msgs)), \
-        default_node.output()
+        node.output()
     msg = next(m for m in right.messages if stamp_ns(m.header) == key)
     assert msg.header.frame_id == header.frame_id and len(msg.poses) == 21   # MediaPipe-21
     xyz = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses]) * 1e3
@@ -75,3 +73,25 @@ def test_the_real_right_hand_reaches_the_right_topic_with_its_thumb_on_the_thumb
     assert errors['thumb_tip'] < 20.0 and max(errors.values()) < 40.0, errors
     # a right hand alone: never a hand with joints on the left topic
     assert not any(m.poses for m in left.messages), 'a hand published on ~/left/joints'
+
+
+def test_the_real_right_hand_reaches_the_right_topic_with_its_thumb_on_the_thumb(
+        probe, default_node, real_frame):
+    """Fails when the hand comes out mirrored (thumb where the little finger is), on the left
+    topic, or not at all."""
+    depth, truth = real_frame
+    _published_right_hand(probe, default_node, depth, truth)
+
+
+def test_a_mirrored_stream_with_input_mirrored_gives_the_true_hand(
+        probe, default_node, real_frame):
+    """The same frame mirrored left-right upstream (a selfie-style setting): with
+    input_mirrored set at run time the node flips it back and publishes the true right hand
+    at its true place in the camera frame."""
+    depth, truth = real_frame
+    [result] = set_node_parameters(probe, NODE, {'input_mirrored': True})
+    assert result.successful, result.reason
+    try:
+        _published_right_hand(probe, default_node, np.ascontiguousarray(depth[:, ::-1]), truth)
+    finally:
+        set_node_parameters(probe, NODE, {'input_mirrored': False})
