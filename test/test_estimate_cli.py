@@ -10,6 +10,7 @@ import yaml
 
 from hand_pose_ros.cli import main
 from hand_pose_ros.core.camera import uvd_to_xyz
+from hand_pose_ros.core.image_rotation import turned_depth, turned_intrinsics, turned_uv
 from hand_pose_ros.core.specs import dataset_spec
 from hand_pose_ros.synthetic import PoseConfig, SyntheticGenerator
 from hand_pose_ros.training.reference import reference_candidates
@@ -128,3 +129,25 @@ def test_mirrored_frames_are_flipped_back_with_mirrored(capsys, right_hand, tmp_
     assert hand['side'] == 'right'
     error = np.linalg.norm(np.array(hand['xyz_mm']) - truth, axis=-1).mean()
     assert error < 25.0, error
+
+
+def test_an_upside_down_camera_s_frames_with_rotation_deg(capsys, right_hand, tmp_path):
+    """A camera mounted upside down (the frame turned 180 degrees, its intrinsics with it):
+    --rotation-deg 180 estimates it upright and reports the right hand in that camera's own
+    frame and pixels."""
+    path, truth, intr = right_hand
+    rolled = tmp_path / 'upside_down.png'
+    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert cv2.imwrite(str(rolled), turned_depth(depth, 180))
+    cam = turned_intrinsics(intr, 180)
+    common = [*intrinsics_args(cam), '--depth-unit-mm', 0.125, '--joint-order', 'icvl16']
+    _, [upright], _ = estimate(capsys, path, *intrinsics_args(intr), *common[5:])
+    status, [record], _ = estimate(capsys, rolled, *common, '--rotation-deg', 180)
+    assert status == 0
+    [hand] = record['hands']
+    assert hand['side'] == 'right'
+    rolled_truth = truth * np.array([-1.0, -1.0, 1.0])        # x and y point the other way
+    error = np.linalg.norm(np.array(hand['xyz_mm']) - rolled_truth, axis=-1).mean()
+    assert error < 25.0, error
+    np.testing.assert_allclose(hand['uv_px'], turned_uv(np.array(upright['hands'][0]['uv_px']),
+                                                        intr, 180), atol=0.02)

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..core.estimator import (DEFAULT_FAR_MM, DEFAULT_MAX_HANDS, DEFAULT_NEAR_MM, DETECTORS,
                                   HANDEDNESS_MODES)
     from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
+    from ..core.image_rotation import ROTATIONS_DEG
     parser.add_argument('depth', nargs='+', metavar='DEPTH',
                         help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
                         'RGB-packed PNG with --packing nyu; 0 = missing depth. Or bags: ROS 2 '
@@ -66,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='the frames are mirrored left-right (a selfie-style SDK setting, '
                         'an image flip): flipped back before anything else, as the node\'s '
                         'input_mirrored does, so hands keep their true sides')
+    frames.add_argument('--rotation-deg', type=int, default=0, choices=ROTATIONS_DEG,
+                        metavar='DEG', help='a camera mounted rolled about its optical axis '
+                        '(upside down: 180): frames are estimated turned clockwise by DEG '
+                        '(0, 90, 180, 270), hands reported in the camera\'s own frame and '
+                        'pixels, as the node\'s input_rotation_deg')
     frames.add_argument('--video', type=float, default=None, metavar='FPS',
                         help='the files, in the order given, are frames of one stream at FPS: '
                         'hands are followed from frame to frame as the node follows them')
@@ -163,7 +169,8 @@ def _estimator(args: argparse.Namespace):
         args.model, None if args.localizer == 'none' else args.localizer, device=args.device,
         detector_model=args.detector_model, detector=args.detector,
         handedness=args.handedness, max_hands=args.max_hands, near_mm=args.near_m * 1e3,
-        far_mm=args.far_m * 1e3, joint_order=args.joint_order, threads=args.threads)
+        far_mm=args.far_m * 1e3, joint_order=args.joint_order, threads=args.threads,
+        rotation_deg=args.rotation_deg)
 
 
 def _check(args: argparse.Namespace) -> Optional[str]:

@@ -32,6 +32,7 @@ FAILURE_SCORING = ('frames without a found hand are scored with every joint at t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `hand-pose eval`."""
+    from ..core.image_rotation import ROTATIONS_DEG
     parser.add_argument('predictions', nargs='*', metavar='PRED',
                         help='uvd text files: one frame per line, J joints x (u v d)')
     parser.add_argument('--dataset', default=None, choices=('icvl', 'nyu', 'msra'),
@@ -87,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='--scenes: a hand whose mean joint confidence (0..1) is below C '
                         "counts as not returned, as the node's min_confidence does not publish "
                         'it (default 0: every hand the estimator returns)')
+    render.add_argument('--turn-scenes', type=int, default=0, choices=ROTATIONS_DEG,
+                        metavar='DEG', help='--scenes: the scenes as a camera rolled about its '
+                        'optical axis sees them, each frame turned clockwise by DEG (0, 90, '
+                        '180, 270; a camera upside down: 180)')
+    render.add_argument('--rotation-deg', type=int, default=0, choices=ROTATIONS_DEG,
+                        metavar='DEG', help="the node's input_rotation_deg: frames are "
+                        'estimated turned clockwise by DEG (undoes --turn-scenes 360-DEG)')
     render.add_argument('--handedness', default=None, choices=('auto', 'right', 'left'),
                         help="--render/--synthetic: the dataset's declared side unless given; "
                         "--scenes: the estimator's default (auto)")
@@ -205,7 +213,8 @@ def _estimator(args: argparse.Namespace, handedness: str, joint_order: Optional[
             **({} if args.detection_threshold is None else
                {'detection_threshold': args.detection_threshold}),
             **({} if args.weak_threshold is None else
-               {'weak_detection_threshold': args.weak_threshold}))
+               {'weak_detection_threshold': args.weak_threshold}),
+            rotation_deg=args.rotation_deg)
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as exc:
         raise _Fail(str(exc)) from None
 
@@ -366,8 +375,13 @@ def _run_scenes(args: argparse.Namespace) -> int:
     except _Fail as exc:
         print(f'hand-pose eval: {exc}', file=sys.stderr)
         return 2
+    if args.misses and args.turn_scenes:
+        print('hand-pose eval: --misses reads the detector on the frames as given: not with '
+              '--turn-scenes', file=sys.stderr)
+        return 2
     rows = evaluate_scenes(est, args.scenes, seed=args.seed, batch=args.batch_size,
-                           min_confidence=args.min_confidence, misses=args.misses)
+                           min_confidence=args.min_confidence, misses=args.misses,
+                           scenes_turned_deg=args.turn_scenes)
     if args.json:
         print(json.dumps({'scenes': rows, 'model': str(est.model_path),
                           'detector': est.detector,
@@ -377,7 +391,9 @@ def _run_scenes(args: argparse.Namespace) -> int:
                           'weak_detection_threshold': est.weak_detection_threshold,
                           'handedness': est.handedness,
                           'localizer_passes': est.localizer_passes, 'seed': args.seed,
-                          'min_confidence': args.min_confidence}))
+                          'min_confidence': args.min_confidence,
+                          'turn_scenes_deg': args.turn_scenes,
+                          'rotation_deg': est.rotation_deg}))
     else:
         print(f'estimator: {est.model_path}, detector {est.detector} '
               f'({est.detector_path or "none"}, threshold {est.detection_threshold:.2f}, '
@@ -385,7 +401,9 @@ def _run_scenes(args: argparse.Namespace) -> int:
               'handedness '
               f'{est.handedness} (sides told by {est.side_path or "the pose network"}), '
               f'{est.localizer_passes} localizer passes, seed {args.seed}, '
-              f'hands below mean joint confidence {args.min_confidence:g} not counted')
+              f'hands below mean joint confidence {args.min_confidence:g} not counted' +
+              (f', scenes turned {args.turn_scenes} deg' if args.turn_scenes else '') +
+              (f', frames turned back {args.rotation_deg} deg' if args.rotation_deg else ''))
         print(scene_table(rows))
         if args.misses:
             print('\nWhy the missed hands were missed (training/scene_eval.py, miss_reason):')

@@ -22,7 +22,7 @@ How the networks run is chosen once, at construction (core/precision.py): ``prec
 ``backend`` ('torch', 'onnxruntime', or the backend of an exported file, core/exported.py)
 and ``optimize`` (channels_last + frozen TorchScript on the CPU by default).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import threading
 import time
@@ -40,6 +40,8 @@ from .exported import (detector_beside, ExportedDetector, ExportedNet, is_export
                        load_exported, localizer_beside, onnx_bytes, to_pose_output)
 from .hand_tracker import distinct_hands, FollowedHand, HandTracker
 from .handedness import SIDES
+from .image_rotation import (quarter_turns, turned_depth, turned_intrinsics, turned_uv,
+                             uv_turned_back, xyz_turned_back)
 from .nets.detector import HandDetector
 from .nets.localizer import Localizer
 from .nets.pose_net import PoseNet, PoseOutput
@@ -143,6 +145,19 @@ class Estimate:
     pose: Optional[HandPose]
     reason: Optional[str] = None
     hands: Tuple[HandPose, ...] = ()
+
+
+def _turned_back(estimate: Estimate, intr: Intrinsics, rotation_deg: int) -> Estimate:
+    """An estimate of a frame turned by ``rotation_deg`` with every hand's joints, pixels and
+    crop centre in the frame of the camera (of ``intr``) again."""
+    def back(pose: HandPose) -> HandPose:
+        return replace(pose, xyz=xyz_turned_back(pose.xyz, rotation_deg),
+                       uvd=uv_turned_back(pose.uvd, intr, rotation_deg),
+                       center=xyz_turned_back(pose.center, rotation_deg))
+    hands = tuple(back(h) for h in estimate.hands)
+    first = [k for k, h in enumerate(estimate.hands) if h is estimate.pose]
+    pose = hands[first[0]] if first else (None if estimate.pose is None else back(estimate.pose))
+    return replace(estimate, pose=pose, hands=hands)
 
 
 def frame_pairs(owner: Sequence[int]) -> List[Tuple[int, int]]:
@@ -276,7 +291,7 @@ class HandPoseEstimator:
                  detector: Optional[str] = None, max_hands: int = DEFAULT_MAX_HANDS,
                  detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
                  weak_detection_threshold: float = DEFAULT_WEAK_DETECTION_THRESHOLD,
-                 joint_order: Optional[str] = None,
+                 rotation_deg: int = 0, joint_order: Optional[str] = None,
                  precision: str = 'auto', backend: str = 'auto',
                  optimize: str = 'auto', threads: Optional[int] = None,
                  calibration: Optional[Tuple[Sequence[np.ndarray], Intrinsics]] = None) -> None:
@@ -302,6 +317,7 @@ class HandPoseEstimator:
         self.detector, self.max_hands = 'nearest', 1
         self.detection_threshold = DEFAULT_DETECTION_THRESHOLD
         self.weak_detection_threshold = DEFAULT_WEAK_DETECTION_THRESHOLD
+        self.rotation_deg = 0
         # Without a detector network: one hand at the nearest blob, of the declared side.
         learned = hand_detector is not None
         can_tell = learned or side_classifier is not None
@@ -310,7 +326,8 @@ class HandPoseEstimator:
                        localizer_passes=localizer_passes,
                        detector=detector or ('learned' if learned else 'nearest'),
                        max_hands=max_hands, detection_threshold=detection_threshold,
-                       weak_detection_threshold=weak_detection_threshold)
+                       weak_detection_threshold=weak_detection_threshold,
+                       rotation_deg=rotation_deg)
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.threads = torch.get_num_threads()
@@ -399,12 +416,15 @@ class HandPoseEstimator:
                   localizer_passes: Optional[int] = None, detector: Optional[str] = None,
                   max_hands: Optional[int] = None,
                   detection_threshold: Optional[float] = None,
-                  weak_detection_threshold: Optional[float] = None) -> None:
+                  weak_detection_threshold: Optional[float] = None,
+                  rotation_deg: Optional[int] = None) -> None:
         """Change the depth range (mm), cube edge (mm), the hands to expect ('auto' | 'right' |
         'left'), the localizer passes (1..MAX_LOCALIZER_PASSES), how hands are found
         ('learned' | 'nearest'), at most how many (1..MAX_HANDS), the detection threshold
         ([0, 1]) and the weak one ([0, 1]; peaks between the two count when the pose network
-        confirms them, VERIFIED_CONFIDENCE); validated, thread-safe."""
+        confirms them, VERIFIED_CONFIDENCE), and how far frames are turned clockwise before
+        estimation (core/image_rotation.py: a camera mounted rolled; degrees, 0 | 90 | 180 |
+        270); validated, thread-safe."""
         side = self.handedness if handedness is None else str(handedness)
         if side not in HANDEDNESS_MODES:
             raise ValueError(f'handedness must be one of {HANDEDNESS_MODES}, found {side!r}')
@@ -436,12 +456,15 @@ class HandPoseEstimator:
             raise ValueError(f'need 0 <= near_mm < far_mm, found {near} and {far}')
         if cube <= 0:
             raise ValueError(f'cube_mm must be positive, found {cube}')
+        turn = self.rotation_deg if rotation_deg is None else int(rotation_deg)
+        quarter_turns(turn)                                  # ValueError for another angle
         with self._lock:
             self.near_mm, self.far_mm, self.cube_mm = near, far, cube
             self.localizer_passes = passes
             self.handedness = side
             self.detector, self.max_hands, self.detection_threshold = finder, hands, threshold
             self.weak_detection_threshold = weak
+            self.rotation_deg = turn
 
     @property
     def mirror(self) -> bool:
@@ -668,7 +691,26 @@ class HandPoseEstimator:
         handedness read both ways, each hand's side also weighs its past frames
         (core/side_memory.py), and the memory learns this frame. ``tracker`` (one frame at a
         time, taken at ``t_s``): hands are followed from the last frame and the detector runs
-        only when the tracker says so (core/hand_tracker.py)."""
+        only when the tracker says so (core/hand_tracker.py). With ``rotation_deg`` set the
+        frames are estimated turned upright and every hand comes back in the camera's own
+        frame and pixels (core/image_rotation.py)."""
+        with self._lock:
+            turn = self.rotation_deg
+        if not turn:
+            return self._estimate_upright(depths, intr, centers_uvd, side_memory=side_memory,
+                                          tracker=tracker, t_s=t_s)
+        frames = [turned_depth(as_depth_mm(d, intr), turn) for d in depths]
+        centers = None if centers_uvd is None else turned_uv(centers_uvd, intr, turn)
+        estimates = self._estimate_upright(frames, turned_intrinsics(intr, turn), centers,
+                                           side_memory=side_memory, tracker=tracker, t_s=t_s)
+        return [_turned_back(e, intr, turn) for e in estimates]
+
+    def _estimate_upright(self, depths: Sequence[np.ndarray], intr: Intrinsics,
+                          centers_uvd: Optional[np.ndarray] = None, *,
+                          side_memory: Optional[SideMemory] = None,
+                          tracker: Optional[HandTracker] = None,
+                          t_s: float = 0.0) -> List[Estimate]:
+        """estimate_batch on frames as they are (upright)."""
         if (side_memory is not None or tracker is not None) and len(depths) != 1:
             raise ValueError(f'side_memory and tracker follow hands frame by frame: give one '
                              f'frame, found {len(depths)}')

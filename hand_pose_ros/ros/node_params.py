@@ -17,6 +17,7 @@ from ..core.estimator import (DEFAULT_DETECTION_THRESHOLD, DEFAULT_FAR_MM,
                               MAX_HANDS, MAX_LOCALIZER_PASSES, VERIFIED_CONFIDENCE)
 from ..core.hand_tracker import (DEFAULT_MIN_CONFIDENCE, DEFAULT_REDETECT_EVERY,
                                  MAX_REDETECT_EVERY)
+from ..core.image_rotation import ROTATIONS_DEG
 from ..core.precision import network_threads, PRECISIONS  # noqa: F401 (re-exported)
 from ..core.side_memory import DEFAULT_HALF_LIFE_FRAMES
 from ..core.skeleton import JOINT_ORDERS
@@ -56,6 +57,7 @@ class NodeParams:
     undistort: str = 'auto'
     input_transport: str = 'raw'
     input_mirrored: bool = False
+    input_rotation_deg: int = 0
     reliable_input: bool = False
     diagnostics_period_s: float = 1.0
     joint_order: str = 'auto'
@@ -69,6 +71,7 @@ class ParamSpec:
     description: str
     range: Optional[Tuple[Union[int, float], Union[int, float]]] = None
     read_only: bool = False
+    step: int = 1                  # integer parameters: the allowed values are range[0] + k step
 
 
 PARAMETERS: Tuple[ParamSpec, ...] = (
@@ -147,6 +150,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'selfie-style SDK setting, an image flip upstream): each is flipped back before '
               'anything else, so its CameraInfo (the camera\'s own) applies, hands keep their '
               'true sides and joints come out in the true optical frame'),
+    ParamSpec('input_rotation_deg', 'a camera mounted rolled about its optical axis (upside '
+              'down: 180; on its side: 90 or 270): each image is turned clockwise by this '
+              'many degrees so people stand upright, as the networks were trained, and the '
+              'hands come back in the camera\'s own frame',
+              (ROTATIONS_DEG[0], ROTATIONS_DEG[-1]), step=ROTATIONS_DEG[1] - ROTATIONS_DEG[0]),
     ParamSpec('reliable_input', 'subscribe with RELIABLE instead of BEST_EFFORT (sensor-data) '
               'QoS, e.g. for recorded bags and tests', read_only=True),
     ParamSpec('diagnostics_period_s', 'period of the /diagnostics status (s)', (0.05, 60.0),
@@ -179,7 +187,7 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
             from_value=float(spec.range[0]), to_value=float(spec.range[1]), step=0.0)]
     elif spec.range is not None:
         desc.integer_range = [IntegerRange(
-            from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=1)]
+            from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=spec.step)]
     return desc
 
 
@@ -190,6 +198,9 @@ def validate(params: NodeParams) -> List[str]:
         value = getattr(params, spec.name)
         if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
             problems.append(f'{spec.name} must be in [{spec.range[0]}, {spec.range[1]}], '
+                            f'found {value}')
+        elif spec.step > 1 and (value - spec.range[0]) % spec.step:
+            problems.append(f'{spec.name} must be {spec.range[0]} + a multiple of {spec.step}, '
                             f'found {value}')
     if params.near_m >= params.far_m:
         problems.append(f'need near_m < far_m, found near_m={params.near_m} and '
@@ -222,6 +233,7 @@ def markdown_table() -> str:
     for spec in PARAMETERS:
         value = default_of(spec.name)
         rng = f'[{spec.range[0]}, {spec.range[1]}]' if spec.range else ''
+        rng += f' step {spec.step}' if spec.step > 1 else ''
         ro = ' (read-only)' if spec.read_only else ''
         kind = {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[type(value)]
         shown = str(value).lower() if isinstance(value, bool) else value

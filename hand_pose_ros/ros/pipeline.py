@@ -107,7 +107,8 @@ def estimator_settings(params: NodeParams, model_cube_mm: float) -> dict:
             'cube_mm': params.cube_mm or model_cube_mm, 'handedness': params.handedness,
             'localizer_passes': params.localizer_passes, 'max_hands': params.max_hands,
             'detector': params.detector, 'detection_threshold': params.detection_threshold,
-            'weak_detection_threshold': params.weak_detection_threshold}
+            'weak_detection_threshold': params.weak_detection_threshold,
+            'rotation_deg': params.input_rotation_deg}
 
 
 class FramePipeline:

@@ -30,7 +30,7 @@ scene one seed draws, its hands turning, moving and bending at constant speed to
 another draw gives them; ``sample`` without a ``SceneMotion`` draws exactly what it drew before
 videos existed, so recorded figures and training streams stay as they were.
 """
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 import math
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -47,6 +47,8 @@ from .sensor import apply_sensor, camera_sensor, NUM_SENSOR_RANDOMS, SensorConfi
 from ..core.camera import Intrinsics, xyz_to_uvd
 from ..core.crop import hand_center_uvd
 from ..core.detection import sampled_intrinsics, sampling_stride
+from ..core.image_rotation import (quarter_turns, turned_depth, turned_intrinsics, turned_uv,
+                                   turned_xyz)
 from ..core.skeleton import FROM_HAND22
 from ..core.specs import camera_names, camera_spec
 from ..core.wrist import quaternion_xyzw
@@ -112,6 +114,22 @@ class SceneBatch:
         """(n, 2) bool: hands present but hidden (held objects, nearer objects, the other hand
         or the image border leave less than SEEN_FRACTION of them in view)."""
         return self.present & (self.visible < SEEN_FRACTION)
+
+
+def turned_batch(batch: SceneBatch, rotation_deg: int) -> SceneBatch:
+    """``batch`` as a camera rolled about its optical axis sees it: every frame turned
+    clockwise by ``rotation_deg`` (core/image_rotation.py), its intrinsics and the hands'
+    joints and centres with it (a camera mounted upside down: 180)."""
+    if not quarter_turns(rotation_deg):
+        return batch
+    intr = batch.intrinsics
+    hand22 = torch.as_tensor(turned_xyz(batch.hand22.numpy(), rotation_deg))
+    return replace(batch,
+                   depth_mm=torch.from_numpy(np.stack([turned_depth(d, rotation_deg)
+                                                       for d in batch.depth_mm.numpy()])),
+                   intrinsics=turned_intrinsics(intr, rotation_deg), hand22=hand22,
+                   center_uvd=torch.as_tensor(turned_uv(batch.center_uvd.numpy(), intr,
+                                                        rotation_deg)))
 
 
 def visible_share(own: torch.Tensor, zbuf: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from ..core.camera import uvd_to_xyz
 from ..core.estimator import as_depth_mm, HandPoseEstimator, MAX_HANDS
 from ..core.handedness import handedness_score, palm_facing_cos
 from ..core.skeleton import FROM_HAND22, HAND22
-from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, UserSceneGenerator
+from ..synthetic.user_scene import SCENE_TYPES, SceneBatch, turned_batch, UserSceneGenerator
 
 SCENE_SEED = 9_000_011
 FOUND_WITHIN_MM = 40.0
@@ -185,14 +185,21 @@ def _score_frame(score: SceneScore, hands, truth: List[Truth]) -> List[Optional[
 
 
 def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
-                    batch: int = 8, min_confidence: float = 0.0, misses: bool = False
-                    ) -> Dict[str, Dict[str, float]]:
+                    batch: int = 8, min_confidence: float = 0.0, misses: bool = False,
+                    scenes_turned_deg: int = 0) -> Dict[str, Dict[str, float]]:
     """Per scene set ('third_person', 'egocentric', 'robot', 'hand_free'): SceneScore.row().
     Hands whose mean joint confidence is below ``min_confidence`` count as not returned (the
     node does not publish them: its min_confidence). ``misses``: each row also has 'misses',
     the count of missed seen hands per MISS_REASONS and their median share in view
     ('visible_median'), at the cost of one more detector pass per batch, and 'sides': per
-    FLAT_BINS and FACINGS entry of the found hands (side_bins), [found, told the wrong side]."""
+    FLAT_BINS and FACINGS entry of the found hands (side_bins), [found, told the wrong side].
+    ``scenes_turned_deg``: the same scenes seen by a camera rolled about its optical axis, each
+    frame turned clockwise by that many degrees with its labels (user_scene.turned_batch; the
+    estimator's ``rotation_deg`` turns them back); not with ``misses``, whose detector peaks are
+    read on the frames as given."""
+    if misses and scenes_turned_deg:
+        raise ValueError('misses reads the detector on the frames as given: not with turned '
+                         'scenes')
     gen = UserSceneGenerator(full_resolution=True)
     sets = list(SCENE_TYPES) + ['hand_free']
     learned = est.detector == 'learned'
@@ -207,9 +214,10 @@ def evaluate_scenes(est: HandPoseEstimator, frames_per_type: int, seed: int = 0,
         while done < frames_per_type:
             cam = gen.cameras[(done // batch) % len(gen.cameras)]
             n = min(batch, frames_per_type - done)
-            b = gen.sample(n, scene=k % len(SCENE_TYPES), camera=cam,
-                           hands=0 if name == 'hand_free' else None,
-                           min_hands=0 if name == 'hand_free' else 1)
+            b = turned_batch(gen.sample(n, scene=k % len(SCENE_TYPES), camera=cam,
+                                        hands=0 if name == 'hand_free' else None,
+                                        min_hands=0 if name == 'hand_free' else 1),
+                             scenes_turned_deg)
             results = est.estimate_batch(list(b.depth_mm.numpy()), b.intrinsics)
             peaks = (_peaks_mm(est, b.depth_mm.numpy(), b.intrinsics) if misses and learned
                      else [None] * n)

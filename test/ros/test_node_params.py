@@ -49,6 +49,8 @@ def test_every_field_has_a_described_parameter():
     ({'max_image_pixels': 10}, 'max_image_pixels must be in'),
     ({'model': ''}, 'model must name'),
     ({'undistort': 'true'}, 'undistort must be one of'),
+    ({'input_rotation_deg': 45}, 'input_rotation_deg must be 0 + a multiple of 90'),
+    ({'input_rotation_deg': 360}, 'input_rotation_deg must be in [0, 270]'),
 ])
 def test_invalid_values_are_refused_with_a_reason(changes, message):
     problems = validate(replace(DEFAULTS, **changes))
@@ -60,7 +62,8 @@ def test_invalid_values_are_refused_with_a_reason(changes, message):
     {'detector': name} for name in DETECTORS] + [
     {'max_hands': 1}, {'max_hands': MAX_HANDS},
     {'detection_threshold': 0.0}, {'detection_threshold': 1.0},
-    {'weak_detection_threshold': 0.0}, {'weak_detection_threshold': 1.0}])
+    {'weak_detection_threshold': 0.0}, {'weak_detection_threshold': 1.0}] + [
+    {'input_rotation_deg': angle} for angle in (0, 90, 180, 270)])
 def test_valid_hand_settings_are_accepted(changes):
     assert validate(replace(DEFAULTS, **changes)) == []
 
@@ -77,6 +80,8 @@ def test_hand_parameters_follow_the_core():
     for name in ('detection_threshold', 'weak_detection_threshold'):
         (threshold,) = descriptor(spec[name]).floating_point_range
         assert (threshold.from_value, threshold.to_value) == (0.0, 1.0)
+    (turn,) = descriptor(spec['input_rotation_deg']).integer_range
+    assert (turn.from_value, turn.to_value, turn.step) == (0, 270, 90)
     assert not any(descriptor(spec[n]).read_only for n in (
         'handedness', 'max_hands', 'detector', 'detection_threshold',
         'weak_detection_threshold'))

@@ -6,7 +6,8 @@ nothing on ~/left/joints, stamped with the frame's header.
 Guards the node path as a whole (Image conversion, CameraInfo pairing, detector, handedness
 auto, joint order, topics): the estimator and the command are tested on the same frame in
 test/core/test_shipped_model_chirality.py and test/test_estimate_cli.py. The same frame
-mirrored upstream, with ``input_mirrored``, must give the same hand.
+mirrored upstream, with ``input_mirrored``, and seen by the camera upside down, with
+``input_rotation_deg``, must give the same hand.
 """
 from pathlib import Path
 
@@ -19,6 +20,8 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 from geometry_msgs.msg import PoseArray  # noqa: E402, I100, I202
 
 from hand_pose_ros.core.camera import uvd_to_xyz, xyz_to_uvd  # noqa: E402
+from hand_pose_ros.core.image_rotation import (turned_depth, turned_intrinsics,  # noqa: E402
+                                               xyz_turned_back)
 from hand_pose_ros.core.skeleton import get_joint_set  # noqa: E402
 from hand_pose_ros.core.specs import dataset_spec  # noqa: E402
 from hand_pose_ros.training.datasets.nyu import read_nyu_depth  # noqa: E402
@@ -50,9 +53,11 @@ def default_node(probe, start_node):
     return start_node('hand_pose_ros.ros.node', {'reliable_input': True}, 'hand_pose_real')
 
 
-def _published_right_hand(probe, node, depth, truth) -> None:
-    """Send ``depth`` to the node and check the right hand it publishes against ``truth``."""
-    sender = FrameSender(probe, INTR)
+def _published_right_hand(probe, node, depth, truth, intr=INTR, rolled_deg=0) -> np.ndarray:
+    """Send ``depth`` (a camera of ``intr``, rolled by ``rolled_deg`` from the Kinect's
+    upright view) to the node, check the right hand it publishes against ``truth`` and return
+    its joints (mm) in the Kinect's frame."""
+    sender = FrameSender(probe, intr)
     right = probe.subscribe(PoseArray, f'{NODE}/right/joints')
     left = probe.subscribe(PoseArray, f'{NODE}/left/joints')
     assert sender.wait_ready(), node.output()
@@ -64,6 +69,7 @@ def _published_right_hand(probe, node, depth, truth) -> None:
     msg = next(m for m in right.messages if stamp_ns(m.header) == key)
     assert msg.header.frame_id == header.frame_id and len(msg.poses) == 21   # MediaPipe-21
     xyz = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses]) * 1e3
+    xyz = xyz_turned_back(xyz, rolled_deg)          # the rolled camera's frame -> the Kinect's
     names = list(get_joint_set('mediapipe21').joint_names)
     u = xyz_to_uvd(xyz, INTR)[:, 0]
     assert u[names.index('thumb_tip')] > u[names.index('little_tip')], \
@@ -73,6 +79,7 @@ def _published_right_hand(probe, node, depth, truth) -> None:
     assert errors['thumb_tip'] < 20.0 and max(errors.values()) < 40.0, errors
     # a right hand alone: never a hand with joints on the left topic
     assert not any(m.poses for m in left.messages), 'a hand published on ~/left/joints'
+    return xyz
 
 
 def test_the_real_right_hand_reaches_the_right_topic_with_its_thumb_on_the_thumb(
@@ -95,3 +102,21 @@ def test_a_mirrored_stream_with_input_mirrored_gives_the_true_hand(
         _published_right_hand(probe, default_node, np.ascontiguousarray(depth[:, ::-1]), truth)
     finally:
         set_node_parameters(probe, NODE, {'input_mirrored': False})
+
+
+def test_an_upside_down_camera_with_input_rotation_gives_the_true_hand(
+        probe, default_node, real_frame):
+    """The same view from the Kinect mounted upside down (the frame turned 180 degrees, with
+    the CameraInfo such a camera publishes): with input_rotation_deg 180 the node turns each
+    image upright and publishes the right hand in the upside-down camera's own frame."""
+    depth, truth = real_frame
+    upright = _published_right_hand(probe, default_node, depth, truth)
+    [result] = set_node_parameters(probe, NODE, {'input_rotation_deg': 180})
+    assert result.successful, result.reason
+    try:
+        rolled = _published_right_hand(probe, default_node, turned_depth(depth, 180), truth,
+                                       turned_intrinsics(INTR, 180), rolled_deg=180)
+        # turned upright, the frame is the Kinect's own, pixel for pixel: the same hand
+        np.testing.assert_allclose(rolled, upright, atol=0.05)
+    finally:
+        set_node_parameters(probe, NODE, {'input_rotation_deg': 0})
