@@ -7,6 +7,7 @@ Examples:
   ros2 launch hand_pose_ros camera.launch.py namespace:=left use_sim_time:=true \\
       depth_topic:=/left/depth/image_raw camera_info_topic:=/left/depth/camera_info
   ros2 launch hand_pose_ros camera.launch.py camera:=realsense input_transport:=compressedDepth
+  ros2 launch hand_pose_ros camera.launch.py camera:=realsense input_rotation_deg:=180
 
 Thin on purpose: presets and argument logic live in hand_pose_ros.ros.launch_config (tested
 without the launch system); this file declares the arguments and maps the plan to Nodes. A

@@ -9,6 +9,7 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..core.depth_messages import COMPRESSED_DEPTH, INPUT_TRANSPORTS
+from ..core.image_rotation import ROTATIONS_DEG
 
 PACKAGE = 'hand_pose_ros'
 NODE_NAME = 'hand_pose_node'
@@ -86,6 +87,11 @@ ARGUMENTS: Dict[str, LaunchArgument] = {
                                       'PNG CompressedImage on <depth_topic>/compressedDepth, '
                                       'e.g. a camera on another machine or a bag recorded '
                                       "over the network); empty = the params file's"),
+    'input_rotation_deg': LaunchArgument('', 'a camera mounted rolled about its optical axis '
+                                         '(upside down: 180; on its side: 90 or 270): images '
+                                         'are turned clockwise by this before estimation, '
+                                         "hands reported in the camera's frame; empty = the "
+                                         "params file's"),
     'use_sim_time': LaunchArgument('false', 'use the /clock topic (a bag played with '
                                    '--clock) as ROS time in every started node',
                                    ('true', 'false')),
@@ -156,7 +162,7 @@ def normalize_namespace(namespace: str) -> str:
 def plan(share_dir: str, camera: str = 'realsense', depth_topic: str = '',
          camera_info_topic: str = '', params_file: str = '', rviz: str = 'false',
          device: str = '', model: str = '', namespace: str = '', use_sim_time: str = 'false',
-         input_transport: str = '',
+         input_transport: str = '', input_rotation_deg: str = '',
          executable_lookup: Callable[[str, str], Optional[str]] = find_executable,
          ) -> List[NodeSpec]:
     """The nodes to start for the given launch arguments (all strings, as launch gives them).
@@ -174,6 +180,13 @@ def plan(share_dir: str, camera: str = 'realsense', depth_topic: str = '',
     if input_transport == COMPRESSED_DEPTH and preset.starts_depth_source:
         raise ValueError(f'camera:={camera} publishes raw sensor_msgs/Image only: leave '
                          'input_transport empty or raw')
+    rotation = {}
+    if input_rotation_deg:
+        allowed = [str(a) for a in ROTATIONS_DEG]
+        if input_rotation_deg.strip() not in allowed:
+            raise ValueError(f'input_rotation_deg must be one of {allowed} (degrees clockwise) '
+                             f'or empty for the params file\'s, found {input_rotation_deg!r}')
+        rotation = {'input_rotation_deg': int(input_rotation_deg)}
     ns = normalize_namespace(namespace)
     sim_time = {'use_sim_time': parse_bool(use_sim_time)}
     with_rviz = parse_bool(rviz)
@@ -182,7 +195,8 @@ def plan(share_dir: str, camera: str = 'realsense', depth_topic: str = '',
     params_path = params_file or os.path.join(share_dir, 'config', 'hand_pose.yaml')
     overrides = {k: v for k, v in (('device', device), ('model', model),
                                    ('input_transport', input_transport)) if v}
-    parameters: List[Union[str, Dict[str, Any]]] = [params_path, {**overrides, **sim_time}]
+    parameters: List[Union[str, Dict[str, Any]]] = [params_path,
+                                                    {**overrides, **rotation, **sim_time}]
     # depth_source is started here: its topics move into the namespace with it
     source_prefix = ns if preset.starts_depth_source else ''
     remappings = [(DEPTH_TOPIC, depth_topic or source_prefix + preset.depth_topic),

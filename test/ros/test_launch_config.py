@@ -160,10 +160,19 @@ def test_bad_arguments_raise():
     assert parse_bool('True') and not parse_bool('0')
 
 
+def test_input_rotation_reaches_the_node_as_an_integer_and_is_checked():
+    node = plan(SHARE, camera='realsense', input_rotation_deg='180')[0]
+    assert node.parameters[1] == {'input_rotation_deg': 180, 'use_sim_time': False}
+    assert 'input_rotation_deg' not in plan(SHARE)[0].parameters[1]   # the params file's
+    for bad in ('45', '360', 'upside', '-90'):
+        with pytest.raises(ValueError, match=r"input_rotation_deg must be one of \['0', '90'"):
+            plan(SHARE, input_rotation_deg=bad)
+
+
 def test_every_argument_is_described_and_plan_accepts_it():
     assert set(ARGUMENTS) == {'camera', 'depth_topic', 'camera_info_topic', 'params_file',
                               'rviz', 'device', 'model', 'namespace', 'use_sim_time',
-                              'input_transport'}
+                              'input_transport', 'input_rotation_deg'}
     assert all(a.description for a in ARGUMENTS.values())
     plan(SHARE, **{name: arg.default for name, arg in ARGUMENTS.items()})
 
