@@ -22,8 +22,8 @@ from std_msgs.msg import Header
 
 from . import conversions as conv
 from .diagnostics import diagnostic_array, no_input_message, PipelineStats, ThrottledWarnings
-from .node_params import (default_of, descriptor, network_threads, NodeParams, PARAMETERS,
-                          validate, with_changes)
+from .node_params import (default_of, descriptor, input_handling, network_threads, NodeParams,
+                          PARAMETERS, validate, with_changes)
 from .outputs import frame_messages, TOPICS
 from .pipeline import FramePipeline, FrameResult, INFO_NOTES, warm_up
 from .spin import run_node
@@ -126,7 +126,8 @@ class HandPoseNode(Node):
             f'depth range [{self.params.near_m}, {self.params.far_m}] m; '
             f'{"reliable" if self.params.reliable_input else "sensor-data"} input QoS; '
             f'warm-up frame {warm_ms:.0f} ms; listening on {self.input_topics[0]} '
-            f'({self.input_type}) and {self.input_topics[1]} (sensor_msgs/CameraInfo)')
+            f'({self.input_type}) and {self.input_topics[1]} (sensor_msgs/CameraInfo)'
+            f'{input_handling(self.params)}')
 
     def _declare_parameters(self) -> NodeParams:
         """Declare every parameter of the table and read them into a NodeParams."""

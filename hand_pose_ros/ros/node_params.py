@@ -216,6 +216,15 @@ def validate(params: NodeParams) -> List[str]:
     return problems
 
 
+def input_handling(params: NodeParams) -> str:
+    """What the node does to each image before estimating it, for its ready line ('' when
+    nothing): flipped back (input_mirrored), then turned (input_rotation_deg)."""
+    steps = (['flipped left-right back (input_mirrored)'] if params.input_mirrored else []) + (
+        [f'turned {params.input_rotation_deg} deg clockwise, hands turned back '
+         '(input_rotation_deg)'] if params.input_rotation_deg else [])
+    return '; each image ' + ', then '.join(steps) if steps else ''
+
+
 def with_changes(params: NodeParams, changes: Iterable[Tuple[str, Any]]) -> NodeParams:
     """``params`` with (name, value) pairs applied; unknown names raise KeyError."""
     known = {f.name for f in fields(NodeParams)}

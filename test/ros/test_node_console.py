@@ -62,8 +62,10 @@ def publisher_count(probe, topic: str, expected: int) -> bool:
 
 @pytest.fixture(scope='module')
 def waiting_node(start_node, tiny_model):
-    """The node listening on topics nobody publishes, debug image off (the default)."""
-    params = tiny_node_parameters(tiny_model)
+    """The node listening on topics nobody publishes, debug image off (the default), set for
+    a mirroring camera mounted upside down (said on its ready line)."""
+    params = {**tiny_node_parameters(tiny_model), 'input_mirrored': True,
+              'input_rotation_deg': 180}      # a mirroring camera mounted upside down
     return start_node('hand_pose_ros.ros.node', params, 'waiting_node',
                       extra_args=['-r', f'depth/image:={DEPTH}',
                                   '-r', f'depth/camera_info:={INFO}'])
@@ -73,6 +75,8 @@ def test_ready_line_and_warning_name_the_input_topics(waiting_node):
     assert wait_output(waiting_node, lambda out: 'ready: model' in out), waiting_node.output()
     ready = next(line for line in waiting_node.output().splitlines() if 'ready: model' in line)
     assert DEPTH in ready and INFO in ready
+    assert ready.endswith('each image flipped left-right back (input_mirrored), then turned 180 '
+                          'deg clockwise, hands turned back (input_rotation_deg)'), ready
     assert wait_output(waiting_node, lambda out: 'no depth image received' in out), \
         waiting_node.output()
     warning = next(line for line in waiting_node.output().splitlines()
