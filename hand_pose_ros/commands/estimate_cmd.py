@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import add_quarter_turn_option
+
 HELP = 'estimate the hands of saved depth frames (16-bit PNG / TIFF, .npy, NYU PNG, ROS bags)'
 UNIT_HELP = ('millimetres per stored count: 1 (default) for millimetres, 0.125 for an SR300 '
              "/ SR305's 1/8 mm counts, 1000 for float metres")
@@ -28,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..core.estimator import (DEFAULT_FAR_MM, DEFAULT_MAX_HANDS, DEFAULT_NEAR_MM, DETECTORS,
                                   HANDEDNESS_MODES)
     from ..core.hand_tracker import DEFAULT_MIN_CONFIDENCE
-    from ..core.image_rotation import ROTATIONS_DEG
     parser.add_argument('depth', nargs='+', metavar='DEPTH',
                         help='depth frames: 16-bit PNG / TIFF, float TIFF, .npy (2-D), or NYU '
                         'RGB-packed PNG with --packing nyu; 0 = missing depth. Or bags: ROS 2 '
@@ -67,11 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='the frames are mirrored left-right (a selfie-style SDK setting, '
                         'an image flip): flipped back before anything else, as the node\'s '
                         'input_mirrored does, so hands keep their true sides')
-    frames.add_argument('--rotation-deg', type=int, default=0, choices=ROTATIONS_DEG,
-                        metavar='DEG', help='a camera mounted rolled about its optical axis '
-                        '(upside down: 180): frames are estimated turned clockwise by DEG '
-                        '(0, 90, 180, 270), hands reported in the camera\'s own frame and '
-                        'pixels, as the node\'s input_rotation_deg')
+    add_quarter_turn_option(frames, '--rotation-deg', 'a camera mounted rolled about its '
+                            'optical axis (upside down: 180): frames are estimated turned '
+                            "clockwise by DEG, hands reported in the camera's own frame and "
+                            "pixels, as the node's input_rotation_deg")
     frames.add_argument('--video', type=float, default=None, metavar='FPS',
                         help='the files, in the order given, are frames of one stream at FPS: '
                         'hands are followed from frame to frame as the node follows them')

@@ -16,6 +16,8 @@ from typing import List, Optional, Tuple, TYPE_CHECKING
 
 import numpy as np
 
+from . import add_quarter_turn_option
+
 if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules lazily
     from ..training.evaluate import EvalResult
 
@@ -32,7 +34,6 @@ FAILURE_SCORING = ('frames without a found hand are scored with every joint at t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `hand-pose eval`."""
-    from ..core.image_rotation import ROTATIONS_DEG
     parser.add_argument('predictions', nargs='*', metavar='PRED',
                         help='uvd text files: one frame per line, J joints x (u v d)')
     parser.add_argument('--dataset', default=None, choices=('icvl', 'nyu', 'msra'),
@@ -88,13 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='--scenes: a hand whose mean joint confidence (0..1) is below C '
                         "counts as not returned, as the node's min_confidence does not publish "
                         'it (default 0: every hand the estimator returns)')
-    render.add_argument('--turn-scenes', type=int, default=0, choices=ROTATIONS_DEG,
-                        metavar='DEG', help='--scenes: the scenes as a camera rolled about its '
-                        'optical axis sees them, each frame turned clockwise by DEG (0, 90, '
-                        '180, 270; a camera upside down: 180)')
-    render.add_argument('--rotation-deg', type=int, default=0, choices=ROTATIONS_DEG,
-                        metavar='DEG', help="the node's input_rotation_deg: frames are "
-                        'estimated turned clockwise by DEG (undoes --turn-scenes 360-DEG)')
+    add_quarter_turn_option(render, '--turn-scenes', '--scenes: the scenes as a camera rolled '
+                            'about its optical axis sees them, each frame turned clockwise by '
+                            'DEG (a camera upside down: 180)')
+    add_quarter_turn_option(render, '--rotation-deg', "the node's input_rotation_deg: frames "
+                            'are estimated turned clockwise by DEG (undoes --turn-scenes '
+                            '360-DEG)')
     render.add_argument('--handedness', default=None, choices=('auto', 'right', 'left'),
                         help="--render/--synthetic: the dataset's declared side unless given; "
                         "--scenes: the estimator's default (auto)")
