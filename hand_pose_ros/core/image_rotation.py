@@ -32,6 +32,12 @@ def turned_depth(depth: np.ndarray, rotation_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(depth, -quarter_turns(rotation_deg)))
 
 
+def _float_copy(values: np.ndarray) -> np.ndarray:
+    """A float copy of ``values`` to turn in place: float64 kept, anything else float32."""
+    kind = np.float64 if np.asarray(values).dtype == np.float64 else np.float32
+    return np.array(values, dtype=kind)
+
+
 def _chain(intr: Intrinsics, turns: int) -> List[Intrinsics]:
     """The intrinsics after 0, 1, ..., ``turns`` clockwise quarter turns."""
     out = [intr]
@@ -49,7 +55,7 @@ def turned_intrinsics(intr: Intrinsics, rotation_deg: int) -> Intrinsics:
 def turned_uv(uv: np.ndarray, intr: Intrinsics, rotation_deg: int) -> np.ndarray:
     """(..., 2+) pixels of images of ``intr`` -> the same pixels of the turned images (columns
     past the second, such as depth, are kept)."""
-    out = np.array(uv, dtype=np.float64 if np.asarray(uv).dtype == np.float64 else np.float32)
+    out = _float_copy(uv)
     for i in _chain(intr, quarter_turns(rotation_deg))[:-1]:
         u, v = out[..., 0].copy(), out[..., 1].copy()
         out[..., 0], out[..., 1] = i.height - 1 - v, u
@@ -59,7 +65,7 @@ def turned_uv(uv: np.ndarray, intr: Intrinsics, rotation_deg: int) -> np.ndarray
 def uv_turned_back(uv: np.ndarray, intr: Intrinsics, rotation_deg: int) -> np.ndarray:
     """(..., 2+) pixels of the turned images -> pixels of the camera's images (of ``intr``,
     the camera's own intrinsics); columns past the second are kept."""
-    out = np.array(uv, dtype=np.float64 if np.asarray(uv).dtype == np.float64 else np.float32)
+    out = _float_copy(uv)
     for i in reversed(_chain(intr, quarter_turns(rotation_deg))[:-1]):
         u, v = out[..., 0].copy(), out[..., 1].copy()
         out[..., 0], out[..., 1] = v, i.height - 1 - u
@@ -68,12 +74,12 @@ def uv_turned_back(uv: np.ndarray, intr: Intrinsics, rotation_deg: int) -> np.nd
 
 def turned_xyz(xyz: np.ndarray, rotation_deg: int) -> np.ndarray:
     """(..., 3) points (mm) of the camera's optical frame -> the turned camera's frame."""
-    return xyz_turned_back(xyz, (360 - rotation_deg) % 360 if quarter_turns(rotation_deg) else 0)
+    return xyz_turned_back(xyz, (4 - quarter_turns(rotation_deg)) % 4 * 90)
 
 
 def xyz_turned_back(xyz: np.ndarray, rotation_deg: int) -> np.ndarray:
     """(..., 3) points (mm) of the turned camera's frame -> the camera's own optical frame."""
-    out = np.array(xyz, dtype=np.float64 if np.asarray(xyz).dtype == np.float64 else np.float32)
+    out = _float_copy(xyz)
     for _ in range(quarter_turns(rotation_deg)):
         x, y = out[..., 0].copy(), out[..., 1].copy()
         out[..., 0], out[..., 1] = y, -x
