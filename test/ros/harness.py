@@ -26,6 +26,7 @@ ROS_ENV = {'ROS_DOMAIN_ID': str(DOMAIN_ID), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LO
            'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1'}
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TIMEOUT_S = 120.0   # generous upper bound (a loaded 2-core box); never a speed assertion
+FRAME_ID = 'camera_depth_optical_frame'   # the frame_id of the test camera's headers
 
 
 def make_tiny_model(path: Path) -> Path:
@@ -176,7 +177,7 @@ class Probe:
         finally:
             deadline.cancel()
 
-    def header(self, frame_id: str = 'camera_depth_optical_frame') -> Header:
+    def header(self, frame_id: str = FRAME_ID) -> Header:
         """A header stamped now."""
         return Header(stamp=self.node.get_clock().now().to_msg(), frame_id=frame_id)
 
@@ -194,8 +195,9 @@ class FrameSender:
     ``image_topic``."""
 
     def __init__(self, probe: Probe, intr: Intrinsics, image_topic: str = '/depth/image',
-                 image_type=conv.Image, pack=conv.depth_image) -> None:
-        self.probe, self.intr, self.pack = probe, intr, pack
+                 image_type=conv.Image, pack=conv.depth_image,
+                 frame_id: str = FRAME_ID) -> None:
+        self.probe, self.intr, self.pack, self.frame_id = probe, intr, pack, frame_id
         self.image = probe.publisher(image_type, image_topic)
         self.info = probe.publisher(conv.CameraInfo, '/depth/camera_info')
 
@@ -221,7 +223,7 @@ class FrameSender:
 
         Returns the header used.
         """
-        header = header or self.probe.header()
+        header = header or self.probe.header(self.frame_id)
         if info is True:
             self.info.publish(conv.camera_info(self.intr, header))
         elif info:

@@ -27,7 +27,8 @@ from hand_pose_ros.core.specs import dataset_spec  # noqa: E402
 from hand_pose_ros.ros.node_params import DEFAULTS  # noqa: E402
 from hand_pose_ros.training.datasets.nyu import read_nyu_depth  # noqa: E402
 from hand_pose_ros.training.reference import reference_candidates  # noqa: E402
-from test.ros.harness import FrameSender, set_node_parameters, stamp_ns  # noqa: E402
+from test.ros.harness import (FRAME_ID, FrameSender, set_node_parameters,  # noqa: E402
+                              stamp_ns)
 
 REAL = 'nyu_test_depth_1_0000001.png'
 NODE = '/hand_pose_node'
@@ -54,11 +55,12 @@ def default_node(probe, start_node):
     return start_node('hand_pose_ros.ros.node', {'reliable_input': True}, 'hand_pose_real')
 
 
-def _published_right_hand(probe, node, depth, truth, intr=INTR, rolled_deg=0) -> np.ndarray:
-    """Send ``depth`` (a camera of ``intr``, rolled by ``rolled_deg`` from the Kinect's
-    upright view) to the node, check the right hand it publishes against ``truth`` and return
-    its joints (mm) in the Kinect's frame."""
-    sender = FrameSender(probe, intr)
+def _published_right_hand(probe, node, depth, truth, intr=INTR, rolled_deg=0,
+                          frame_id=FRAME_ID) -> np.ndarray:
+    """Send ``depth`` (a camera ``frame_id`` of ``intr``, rolled by ``rolled_deg`` from the
+    Kinect's upright view) to the node, check the right hand it publishes against ``truth`` and
+    return its joints (mm) in the Kinect's frame."""
+    sender = FrameSender(probe, intr, frame_id=frame_id)
     right = probe.subscribe(PoseArray, f'{NODE}/right/joints')
     left = probe.subscribe(PoseArray, f'{NODE}/left/joints')
     assert sender.wait_ready(), node.output()
@@ -119,8 +121,11 @@ def test_an_upside_down_camera_with_input_rotation_gives_the_true_hand(
         upright = _published_right_hand(probe, default_node, depth, truth)
         [result] = set_node_parameters(probe, NODE, {'input_rotation_deg': 180})
         assert result.successful, result.reason
+        # another frame_id, as another camera: the node pairs an image with the CameraInfo of
+        # its own frame_id, so a rolled image can never take the upright camera's intrinsics
         rolled = _published_right_hand(probe, default_node, turned_depth(depth, 180), truth,
-                                       turned_intrinsics(INTR, 180), rolled_deg=180)
+                                       turned_intrinsics(INTR, 180), rolled_deg=180,
+                                       frame_id='upside_down_depth_optical_frame')
         # turned upright, the frame is the Kinect's own, pixel for pixel: the same hand
         np.testing.assert_allclose(rolled, upright, atol=0.05)
     finally:
